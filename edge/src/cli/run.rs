@@ -1,0 +1,126 @@
+//! `kaiteki run -c FILE`: the daemon.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+
+use kaiteki::mqtt::Sink;
+
+pub fn run(path: &Path, until_sources_end: bool) -> anyhow::Result<ExitCode> {
+    let loaded = kaiteki::config::load(path).map_err(|d| anyhow::anyhow!("{d}"))?;
+    kaiteki::source::init_gstreamer().context("cannot initialise GStreamer")?;
+    let report = loaded.validate(true);
+    for n in &report.notes {
+        tracing::info!("{n}");
+    }
+    if !report.problems.is_empty() {
+        for p in &report.problems {
+            eprintln!("{p}");
+        }
+        bail!("the configuration has {} problem(s); `kaiteki check -c {}` lists them", report.problems.len(), path.display());
+    }
+    let http_addr = loaded.config.http.listen_addr().map_err(anyhow::Error::msg)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("kaiteki-net")
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let mut running = kaiteki::runtime::start(&loaded)?;
+    let state = running.state.clone();
+    let events = running.events.take().context("event channel already taken")?;
+    let mqtt_cfg = loaded.config.mqtt.clone();
+    let http_enabled = loaded.config.http.enabled;
+    let device_id = loaded.config.device_id.get_ref().clone();
+    let topics = running.topics.clone();
+
+    rt.block_on(async move {
+        let wake = Arc::new(tokio::sync::Notify::new());
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let store = tokio::spawn(kaiteki::runtime::delivery::store_events(
+            events,
+            state.outbox.clone(),
+            topics.clone(),
+            wake.clone(),
+            |_| {},
+        ));
+        let sink = if mqtt_cfg.enabled {
+            Some(tokio::spawn(
+                Sink {
+                    cfg: mqtt_cfg,
+                    device_id,
+                    topics,
+                    outbox: state.outbox.clone(),
+                    wake: wake.clone(),
+                    metrics: state.metrics.clone(),
+                    status: state.mqtt.clone(),
+                    stop: stop_rx,
+                }
+                .run(),
+            ))
+        } else {
+            tracing::info!("MQTT disabled: events are kept in the outbox");
+            None
+        };
+        let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
+        let http = if http_enabled {
+            let s = state.clone();
+            Some(tokio::spawn(async move {
+                if let Err(e) = kaiteki::http::serve(http_addr, s, async {
+                    let _ = http_stopped.await;
+                })
+                .await
+                {
+                    tracing::error!(error = %e, "HTTP server failed");
+                }
+            }))
+        } else {
+            None
+        };
+
+        wait_for_stop(&running, until_sources_end).await;
+        tracing::info!("shutting down: stopping cameras, flushing events");
+        let running = Arc::new(parking_lot::Mutex::new(running));
+        let r = running.clone();
+        let _ = tokio::task::spawn_blocking(move || r.lock().stop_threads()).await;
+        // The workers are gone, so the event channel is closed: the store task ends after the last event.
+        let _ = store.await;
+        let _ = stop_tx.send(true);
+        if let Some(sink) = sink {
+            if tokio::time::timeout(Duration::from_secs(15), sink).await.is_err() {
+                tracing::warn!("MQTT sink did not finish within 15 s; undelivered events stay in the outbox");
+            }
+        }
+        let _ = stop_http.send(());
+        if let Some(h) = http {
+            let _ = tokio::time::timeout(Duration::from_secs(5), h).await;
+        }
+    });
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn wait_for_stop(running: &kaiteki::runtime::Running, until_sources_end: bool) {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot watch SIGTERM");
+            return;
+        }
+    };
+    let mut tick = tokio::time::interval(Duration::from_millis(200));
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => { tracing::info!("interrupted"); return; }
+            _ = term.recv() => { tracing::info!("SIGTERM"); return; }
+            _ = tick.tick() => {
+                if until_sources_end && running.sources_done() {
+                    tracing::info!("all sources ended");
+                    return;
+                }
+            }
+        }
+    }
+}

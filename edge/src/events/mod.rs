@@ -1,0 +1,12 @@
+//! Typed, versioned events: the only data the appliance publishes.
+//!
+//! Every event is an [`Envelope`] around one [`EventBody`] variant. The publisher accepts nothing else
+//! (the egress allow-list is the type system): no raw detections, no pixels.
+
+pub mod envelope;
+pub mod seq;
+pub mod summary;
+pub mod topics;
+
+pub use envelope::{Emitter, Envelope, EventBody, EventKind, SCHEMA_VERSION};
+pub use topics::Topics;

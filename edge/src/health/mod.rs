@@ -1,0 +1,5 @@
+//! Health of the appliance: Prometheus metrics (and, later, stall detection and the systemd watchdog).
+
+pub mod metrics;
+
+pub use metrics::Metrics;

@@ -1,0 +1,121 @@
+//! The local HTTP server (axum): `/healthz`, `/metrics` (Prometheus) and `/api/status` (JSON).
+//! It listens on loopback by default: the crew dashboard and its login come on top of this.
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use crate::runtime::AppState;
+use crate::source::status::CameraState;
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Address to listen on. Default loopback only; expose deliberately.
+    #[serde(default = "default_listen")]
+    #[schemars(with = "String")]
+    pub listen: toml::Spanned<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_listen() -> toml::Spanned<String> {
+    toml::Spanned::new(0..0, "127.0.0.1:8080".to_string())
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self { enabled: true, listen: default_listen() }
+    }
+}
+
+impl HttpConfig {
+    pub fn listen_addr(&self) -> Result<SocketAddr, String> {
+        self.listen
+            .get_ref()
+            .parse()
+            .map_err(|e| format!("`{}` is not an address:port ({e})", self.listen.get_ref()))
+    }
+}
+
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .route("/api/status", get(status))
+        .fallback(not_found)
+        .with_state(state)
+}
+
+async fn not_found() -> Response {
+    (StatusCode::NOT_FOUND, Json(serde_json::json!({"error": "no such route"}))).into_response()
+}
+
+/// 200 while every enabled camera streams (or finished its file); 503 otherwise, with the reasons.
+async fn healthz(State(s): State<Arc<AppState>>) -> Response {
+    let unhealthy: Vec<String> = s
+        .cameras
+        .iter()
+        .filter(|c| matches!(c.state(), CameraState::Backoff | CameraState::Stopped))
+        .map(|c| format!("camera {} is {}", c.id, c.state().as_str()))
+        .collect();
+    if unhealthy.is_empty() {
+        (StatusCode::OK, Json(serde_json::json!({"status": "ok"}))).into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({"status": "degraded", "problems": unhealthy})))
+            .into_response()
+    }
+}
+
+async fn metrics(State(s): State<Arc<AppState>>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        s.metrics.encode(),
+    )
+        .into_response()
+}
+
+async fn status(State(s): State<Arc<AppState>>) -> Response {
+    let cams: Vec<_> = s.cameras.iter().map(|c| c.snapshot()).collect();
+    Json(serde_json::json!({
+        "device_id": s.device_id,
+        "version": env!("CARGO_PKG_VERSION"),
+        "uptime_s": s.started.elapsed().as_secs_f64(),
+        "cameras": cams,
+        "models": s.models,
+        "outbox": s.outbox.stats(),
+        "mqtt": {
+            "connected": s.mqtt.connected.load(Ordering::Relaxed),
+            "published": s.mqtt.published.load(Ordering::Relaxed),
+            "acked": s.mqtt.acked.load(Ordering::Relaxed),
+            "queued": s.mqtt.queued.load(Ordering::Relaxed),
+            "last_error": s.mqtt.last_error.lock().clone(),
+        },
+    }))
+    .into_response()
+}
+
+/// Serves until `shutdown` resolves.
+pub async fn serve(
+    addr: SocketAddr,
+    state: Arc<AppState>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
+    tracing::info!(%addr, "HTTP server listening");
+    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await?;
+    Ok(())
+}

@@ -1,0 +1,69 @@
+//! `kaiteki`: the appliance daemon and its operator tools.
+
+mod cli;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "kaiteki", version, about = "Kaiteki Edge: privacy-first smart-city video analytics")]
+struct Args {
+    /// Log as JSON lines (for journald and log shippers) instead of human-readable text.
+    #[arg(long, global = true)]
+    log_json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the daemon.
+    Run {
+        #[arg(short, long, env = "KAITEKI_CONFIG")]
+        config: PathBuf,
+        /// Exit once every source has ended (non-looping files) and events are flushed.
+        #[arg(long)]
+        until_sources_end: bool,
+    },
+    /// Validate a config and everything it references, without starting anything.
+    Check {
+        #[arg(short, long, env = "KAITEKI_CONFIG")]
+        config: PathBuf,
+    },
+    /// Run a model on an image or video file and print detections as JSON lines.
+    Detect(cli::detect::DetectArgs),
+    /// Configuration tools.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Print the JSON Schema of the configuration file.
+    Schema,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    cli::init_logging(args.log_json);
+    let result = match args.command {
+        Command::Run { config, until_sources_end } => cli::run::run(&config, until_sources_end),
+        Command::Check { config } => cli::check::check(&config),
+        Command::Detect(a) => cli::detect::detect(a),
+        Command::Config { command: ConfigCommand::Schema } => {
+            println!("{}", serde_json::to_string_pretty(&kaiteki::config::json_schema()).unwrap_or_default());
+            Ok(ExitCode::SUCCESS)
+        }
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

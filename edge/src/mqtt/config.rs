@@ -1,0 +1,74 @@
+//! `[mqtt]`.
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MqttConfig {
+    /// Publish events over MQTT. With `false` the daemon still runs analytics and serves HTTP.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    #[serde(default = "default_host")]
+    pub host: String,
+    #[serde(default = "default_port")]
+    #[schemars(with = "u16")]
+    pub port: toml::Spanned<u16>,
+    /// Client id; default `kaiteki-<device_id>`. Must be stable for a persistent session.
+    #[serde(default)]
+    pub client_id: Option<String>,
+    /// Root of the topic tree; device topics are `<topic_prefix>/<device_id>/…`.
+    #[serde(default = "default_prefix")]
+    pub topic_prefix: String,
+    #[serde(default = "default_keep_alive")]
+    pub keep_alive_s: u64,
+    #[serde(default)]
+    pub username: Option<String>,
+    /// File holding the password (kept out of the config, which is often world-readable).
+    #[serde(default)]
+    pub password_file: Option<std::path::PathBuf>,
+    /// Reconnect backoff bounds.
+    #[serde(default = "default_reconnect_initial_ms")]
+    pub reconnect_initial_ms: u64,
+    #[serde(default = "default_reconnect_max_ms")]
+    pub reconnect_max_ms: u64,
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_host() -> String {
+    "127.0.0.1".into()
+}
+fn default_port() -> toml::Spanned<u16> {
+    toml::Spanned::new(0..0, 1883)
+}
+fn default_prefix() -> String {
+    "kaiteki/v1".into()
+}
+fn default_keep_alive() -> u64 {
+    30
+}
+fn default_reconnect_initial_ms() -> u64 {
+    500
+}
+fn default_reconnect_max_ms() -> u64 {
+    30_000
+}
+
+impl Default for MqttConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            host: default_host(),
+            port: default_port(),
+            client_id: None,
+            topic_prefix: default_prefix(),
+            keep_alive_s: default_keep_alive(),
+            username: None,
+            password_file: None,
+            reconnect_initial_ms: default_reconnect_initial_ms(),
+            reconnect_max_ms: default_reconnect_max_ms(),
+        }
+    }
+}

@@ -1,0 +1,20 @@
+//! The MQTT sink: publishes outbox records at QoS 1, deletes them on PUBACK, keeps a retained device
+//! status with a last will.
+
+pub mod config;
+pub mod publisher;
+
+use std::sync::atomic::{AtomicBool, AtomicU64};
+
+pub use config::MqttConfig;
+pub use publisher::Sink;
+
+/// Link state shared with `/api/status`.
+#[derive(Debug, Default)]
+pub struct MqttStatus {
+    pub connected: AtomicBool,
+    pub published: AtomicU64,
+    pub acked: AtomicU64,
+    pub queued: AtomicU64,
+    pub last_error: parking_lot::Mutex<Option<String>>,
+}

@@ -1,0 +1,252 @@
+//! The MQTT sink: publishes outbox records at QoS 1 and deletes each one only when the broker has
+//! acknowledged it (PUBACK).
+//!
+//! rumqttc's `publish()` does not return the packet id (rumqtt issues #349, #1007), so acknowledgements
+//! are tied to records by order: this task is the only publisher on its client, it notes each record id
+//! in a FIFO as it hands the publication to the client, and the event loop reports
+//! `Outgoing::Publish(pkid)` in that same order. `Incoming::PubAck(pkid)` then names the record.
+//!
+//! Each connection gets a fresh client: after a drop, nothing is retransmitted from rumqttc's memory
+//! (which would break the FIFO); instead everything unacknowledged is released in the outbox and sent
+//! again. Delivery is therefore at-least-once across outages and restarts; consumers deduplicate by the
+//! event's `id`.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rumqttc::{AsyncClient, Event, EventLoop, Incoming, LastWill, MqttOptions, Outgoing, QoS};
+use tokio::sync::{watch, Notify};
+
+use super::{MqttConfig, MqttStatus};
+use crate::events::Topics;
+use crate::health::Metrics;
+use crate::outbox::Outbox;
+use crate::source::backoff::Backoff;
+
+/// Publications in flight (sent, not yet acknowledged) per connection.
+const WINDOW: usize = 64;
+
+fn status_payload(device_id: &str, online: bool) -> Vec<u8> {
+    serde_json::json!({
+        "state": if online { "online" } else { "offline" },
+        "device_id": device_id,
+        "version": env!("CARGO_PKG_VERSION"),
+    })
+    .to_string()
+    .into_bytes()
+}
+
+pub struct Sink {
+    pub cfg: MqttConfig,
+    pub device_id: String,
+    pub topics: Topics,
+    pub outbox: Arc<Outbox>,
+    pub wake: Arc<Notify>,
+    pub metrics: Arc<Metrics>,
+    pub status: Arc<MqttStatus>,
+    /// Becomes true when the daemon stops: drain what can be sent, say `offline`, disconnect.
+    pub stop: watch::Receiver<bool>,
+}
+
+enum ConnEnd {
+    Lost(String),
+    Stopped,
+}
+
+impl Sink {
+    fn options(&self) -> MqttOptions {
+        let client_id = self.cfg.client_id.clone().unwrap_or_else(|| format!("kaiteki-{}", self.device_id));
+        let mut opts = MqttOptions::new(client_id, self.cfg.host.clone(), *self.cfg.port.get_ref());
+        opts.set_keep_alive(Duration::from_secs(self.cfg.keep_alive_s.max(5)));
+        // The outbox, not the broker session, carries our unacknowledged publications across drops.
+        opts.set_clean_session(true);
+        opts.set_last_will(LastWill::new(self.topics.status(), status_payload(&self.device_id, false), QoS::AtLeastOnce, true));
+        opts.set_max_packet_size(2 << 20, 2 << 20);
+        if let Some(user) = &self.cfg.username {
+            let password = match &self.cfg.password_file {
+                Some(p) => std::fs::read_to_string(p).map(|s| s.trim_end().to_string()).unwrap_or_else(|e| {
+                    tracing::error!(file = %p.display(), error = %e, "cannot read the MQTT password file");
+                    String::new()
+                }),
+                None => String::new(),
+            };
+            opts.set_credentials(user.clone(), password);
+        }
+        opts
+    }
+
+    fn stopping(&self) -> bool {
+        *self.stop.borrow()
+    }
+
+    /// Runs until stopped. Returns after a final drain attempt when the link is up.
+    pub async fn run(mut self) {
+        let mut backoff = Backoff::new(
+            Duration::from_millis(self.cfg.reconnect_initial_ms),
+            Duration::from_millis(self.cfg.reconnect_max_ms),
+        );
+        loop {
+            let (client, eventloop) = AsyncClient::new(self.options(), WINDOW * 2 + 8);
+            match self.connection(client, eventloop).await {
+                ConnEnd::Stopped => break,
+                ConnEnd::Lost(e) => {
+                    self.outbox.release_all();
+                    let was = self.status.connected.swap(false, Ordering::Relaxed);
+                    self.metrics.mqtt_connected.set(0);
+                    *self.status.last_error.lock() = Some(e.clone());
+                    let delay = backoff.next_delay();
+                    if was || backoff.attempts() <= 1 {
+                        tracing::warn!(host = %self.cfg.host, port = *self.cfg.port.get_ref(), error = %e, retry_ms = delay.as_millis() as u64, "MQTT link down; events stay in the outbox");
+                    } else {
+                        tracing::debug!(error = %e, retry_ms = delay.as_millis() as u64, "MQTT reconnect failed");
+                    }
+                    if self.stopping() {
+                        tracing::info!(pending = self.outbox.stats().records, "stopping while the broker is unreachable; events stay in the outbox");
+                        break;
+                    }
+                    tokio::select! {
+                        _ = tokio::time::sleep(delay) => {}
+                        _ = self.stop.changed() => {}
+                    }
+                    if self.stopping() && !self.status.connected.load(Ordering::Relaxed) {
+                        tracing::info!(pending = self.outbox.stats().records, "stopping while the broker is unreachable; events stay in the outbox");
+                        break;
+                    }
+                    continue;
+                }
+            }
+        }
+    }
+
+    async fn connection(&mut self, client: AsyncClient, mut el: EventLoop) -> ConnEnd {
+        // Wait for the CONNACK (or the first error).
+        loop {
+            match el.poll().await {
+                Ok(Event::Incoming(Incoming::ConnAck(ack))) => {
+                    if ack.code != rumqttc::ConnectReturnCode::Success {
+                        return ConnEnd::Lost(format!("broker refused the connection: {:?}", ack.code));
+                    }
+                    break;
+                }
+                Ok(_) => {}
+                Err(e) => return ConnEnd::Lost(e.to_string()),
+            }
+        }
+        self.status.connected.store(true, Ordering::Relaxed);
+        self.metrics.mqtt_connected.set(1);
+        *self.status.last_error.lock() = None;
+        tracing::info!(host = %self.cfg.host, port = *self.cfg.port.get_ref(), "connected to the MQTT broker");
+
+        // Record ids in publish order (None: a status message, not from the outbox).
+        let mut order: VecDeque<Option<u64>> = VecDeque::new();
+        let mut by_pkid: HashMap<u16, Option<u64>> = HashMap::new();
+        let mut in_flight = 0usize;
+        let mut offline_sent = false;
+        let mut offline_acked = false;
+
+        order.push_back(None);
+        if let Err(e) = client.try_publish(self.topics.status(), QoS::AtLeastOnce, true, status_payload(&self.device_id, true)) {
+            return ConnEnd::Lost(format!("cannot queue the status message: {e}"));
+        }
+        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        let drain_deadline = tokio::time::sleep(Duration::from_secs(3600 * 24 * 365));
+        tokio::pin!(drain_deadline);
+        let mut draining = false;
+        loop {
+            // Top up the window from the outbox.
+            while !draining && in_flight < WINDOW {
+                let outbox = self.outbox.clone();
+                let want = WINDOW - in_flight;
+                let batch = match tokio::task::spawn_blocking(move || outbox.checkout_batch(want)).await {
+                    Ok(Ok(b)) => b,
+                    Ok(Err(e)) => {
+                        tracing::error!(error = %e, "cannot read the outbox");
+                        break;
+                    }
+                    Err(_) => break,
+                };
+                if batch.is_empty() {
+                    break;
+                }
+                for r in batch {
+                    order.push_back(Some(r.id));
+                    if let Err(e) = client.try_publish(r.topic, QoS::AtLeastOnce, r.retain, r.payload) {
+                        return ConnEnd::Lost(format!("MQTT client queue refused a publication: {e}"));
+                    }
+                    in_flight += 1;
+                    self.status.published.fetch_add(1, Ordering::Relaxed);
+                    self.metrics.mqtt_published.inc();
+                }
+            }
+            self.status.queued.store(self.outbox.stats().records, Ordering::Relaxed);
+
+            // Stopping: send what is stored (bounded in time), then `offline`, then disconnect.
+            if self.stopping() && !draining {
+                draining = true;
+                drain_deadline.as_mut().reset(tokio::time::Instant::now() + Duration::from_secs(10));
+            }
+            if draining {
+                let empty = in_flight == 0 && self.outbox.stats().records == 0;
+                if (empty || drain_deadline.is_elapsed()) && !offline_sent {
+                    order.push_back(None);
+                    let _ = client.try_publish(self.topics.status(), QoS::AtLeastOnce, true, status_payload(&self.device_id, false));
+                    offline_sent = true;
+                }
+                if offline_acked {
+                    let _ = client.try_disconnect();
+                    // Let the DISCONNECT go out.
+                    let _ = tokio::time::timeout(Duration::from_millis(500), async {
+                        loop {
+                            if el.poll().await.is_err() {
+                                break;
+                            }
+                        }
+                    })
+                    .await;
+                    self.status.connected.store(false, Ordering::Relaxed);
+                    return ConnEnd::Stopped;
+                }
+            }
+
+            tokio::select! {
+                ev = el.poll() => match ev {
+                    Ok(Event::Outgoing(Outgoing::Publish(pkid))) => {
+                        let rid = order.pop_front().flatten();
+                        by_pkid.insert(pkid, rid);
+                    }
+                    Ok(Event::Incoming(Incoming::PubAck(ack))) => {
+                        match by_pkid.remove(&ack.pkid) {
+                            Some(Some(rid)) => {
+                                in_flight = in_flight.saturating_sub(1);
+                                if let Err(e) = self.outbox.ack(rid) {
+                                    tracing::error!(error = %e, record = rid, "cannot delete an acknowledged record");
+                                }
+                                self.status.acked.fetch_add(1, Ordering::Relaxed);
+                                self.metrics.mqtt_acked.inc();
+                            }
+                            Some(None) => {
+                                if offline_sent {
+                                    offline_acked = true;
+                                }
+                            }
+                            None => tracing::debug!(pkid = ack.pkid, "PUBACK for an unknown packet id"),
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        if draining && offline_sent {
+                            return ConnEnd::Stopped;
+                        }
+                        return ConnEnd::Lost(e.to_string());
+                    }
+                },
+                _ = self.wake.notified() => {}
+                _ = tick.tick() => {}
+                _ = self.stop.changed() => {}
+                _ = &mut drain_deadline, if draining && !offline_sent => {}
+            }
+        }
+    }
+}

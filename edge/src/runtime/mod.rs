@@ -1,0 +1,208 @@
+//! Wiring: config -> cameras -> inference workers -> events -> MQTT, plus the HTTP server.
+//!
+//! Threads: GStreamer owns decoding; one thread per camera pulls frames from its appsink; one inference
+//! worker thread per model serves all cameras that use it (bounded channel; live cameras drop frames
+//! when it is busy, counted). Tokio runs the network side.
+
+pub mod delivery;
+pub mod gate;
+pub mod worker;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+
+use crate::config::LoadedConfig;
+use crate::events::seq::SeqAllocator;
+use crate::events::{Emitter, Envelope, Topics};
+use crate::health::Metrics;
+use crate::infer::load_detector;
+use crate::mqtt::MqttStatus;
+use crate::source::camera::CameraRunner;
+use crate::source::pipeline_def::{definition_path, PipelineDef};
+use crate::source::status::{CameraState, CameraStatus};
+
+use gate::Gate;
+use worker::{CameraSlot, ModelWorker};
+
+/// A loaded model, as `/api/status` shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ModelInfo {
+    pub name: String,
+    pub model_id: String,
+    pub backend: String,
+}
+
+/// State shared with the HTTP server.
+pub struct AppState {
+    pub device_id: String,
+    pub started: Instant,
+    pub cameras: Vec<Arc<CameraStatus>>,
+    pub models: Vec<ModelInfo>,
+    pub metrics: Arc<Metrics>,
+    pub mqtt: Arc<MqttStatus>,
+    pub outbox: Arc<crate::outbox::Outbox>,
+}
+
+/// The running daemon's threads and channels.
+pub struct Running {
+    pub state: Arc<AppState>,
+    pub events: Option<tokio::sync::mpsc::UnboundedReceiver<Envelope>>,
+    pub topics: Topics,
+    shutdown: Arc<AtomicBool>,
+    camera_threads: Vec<std::thread::JoinHandle<()>>,
+    worker_threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+/// Loads models and starts cameras and inference workers. Call from a thread that may block.
+pub fn start(loaded: &LoadedConfig) -> anyhow::Result<Running> {
+    let cfg = &loaded.config;
+    let device_id = cfg.device_id.get_ref().clone();
+    crate::source::init_gstreamer().context("cannot initialise GStreamer")?;
+    let state_dir = loaded.state_dir();
+    let seq = Arc::new(
+        SeqAllocator::open(&state_dir).with_context(|| format!("cannot open the state folder {}", state_dir.display()))?,
+    );
+    let (events_tx, events_rx) = tokio::sync::mpsc::unbounded_channel();
+    let emitter = Emitter::new(Arc::from(device_id.as_str()), seq, events_tx);
+    let outbox_dir = state_dir.join("outbox");
+    let outbox = Arc::new(
+        crate::outbox::Outbox::open(&outbox_dir, cfg.storage.outbox.clone())
+            .with_context(|| format!("cannot open the outbox in {}", outbox_dir.display()))?,
+    );
+    let pending = outbox.stats().records;
+    if pending > 0 {
+        tracing::info!(pending, "outbox holds events from before the restart; they will be sent again");
+    }
+    let metrics = Metrics::new();
+    metrics.set_outbox(outbox.clone());
+    let shutdown = Arc::new(AtomicBool::new(false));
+    let pipelines_dir = loaded.pipelines_dir();
+
+    // Frames of all cameras of one model go through one bounded channel: a short one, since a frame
+    // waiting there is latency.
+    let mut workers: HashMap<String, (crossbeam_channel::Sender<crate::source::Frame>, ModelWorker)> = HashMap::new();
+    let mut models = Vec::new();
+    let mut runners = Vec::new();
+    let mut statuses = Vec::new();
+    for (cam_id, cam) in &cfg.cameras {
+        if !cam.enabled {
+            continue;
+        }
+        let model_name = cam.model.get_ref();
+        if !workers.contains_key(model_name) {
+            let Some(model_cfg) = cfg.models.get(model_name) else {
+                bail!("camera {cam_id}: no model `{model_name}`");
+            };
+            let manifest = loaded.resolve(model_cfg.manifest.get_ref());
+            let detector = load_detector(&manifest, &model_cfg.backend_config())
+                .with_context(|| format!("cannot load model `{model_name}` ({})", manifest.display()))?;
+            tracing::info!(model = %model_name, id = detector.model_id(), backend = detector.backend_name(), "model loaded");
+            models.push(ModelInfo {
+                name: model_name.clone(),
+                model_id: detector.model_id().to_string(),
+                backend: detector.backend_name().to_string(),
+            });
+            let (tx, rx) = crossbeam_channel::bounded(2);
+            let worker = ModelWorker {
+                name: model_name.clone(),
+                detector,
+                frames: rx,
+                cameras: HashMap::new(),
+                emitter: emitter.clone(),
+                metrics: metrics.clone(),
+                shutdown: shutdown.clone(),
+            };
+            workers.insert(model_name.clone(), (tx, worker));
+        }
+        let Some((tx, worker)) = workers.get_mut(model_name) else { continue };
+        let def_path = definition_path(&pipelines_dir, cam.pipeline.get_ref())
+            .with_context(|| format!("camera {cam_id}: invalid pipeline name"))?;
+        let (def, _) = PipelineDef::load(&def_path).map_err(|d| anyhow::anyhow!("{d}"))?;
+        let tail = cam.tail_options(def.live);
+        let launch = def
+            .render(&cam.params, tail)
+            .map_err(|p| anyhow::anyhow!("camera {cam_id}: {}", p.join("; ")))?;
+        tracing::debug!(camera = %cam_id, %launch, "pipeline");
+        let status = Arc::new(CameraStatus::new(cam_id));
+        metrics.add_camera(status.clone());
+        statuses.push(status.clone());
+        let id: Arc<str> = Arc::from(cam_id.as_str());
+        worker.cameras.insert(
+            id.clone(),
+            CameraSlot::new(
+                status.clone(),
+                Gate::new(cam.detect.gate.clone()),
+                cam.detect.min_score.as_ref().map(|s| *s.get_ref()),
+                cam.detect.classes.clone(),
+                crate::events::summary::SummaryWindow::new(cam_id, &cam.summary),
+            ),
+        );
+        runners.push(CameraRunner {
+            id,
+            launch,
+            live: def.live,
+            looping: cam.looping,
+            // Real-time files and live cameras drop frames when inference is busy; batch files wait.
+            leaky: def.live || cam.realtime,
+            stall_timeout: Duration::from_secs_f64(cam.stall_timeout_s.get_ref().max(0.5)),
+            reconnect: cam.reconnect.clone(),
+            status,
+            frames: tx.clone(),
+            shutdown: shutdown.clone(),
+        });
+    }
+    let mut worker_threads = Vec::new();
+    for (_, (_tx, worker)) in workers {
+        // The camera runners hold the senders; when they all end, the worker sees the channel close.
+        worker_threads.push(worker.spawn().context("cannot start an inference thread")?);
+    }
+    let mut camera_threads = Vec::new();
+    for r in runners {
+        camera_threads.push(r.spawn().context("cannot start a camera thread")?);
+    }
+    let mqtt_cfg = &cfg.mqtt;
+    let state = Arc::new(AppState {
+        device_id: device_id.clone(),
+        started: Instant::now(),
+        cameras: statuses,
+        models,
+        metrics,
+        mqtt: Arc::new(MqttStatus::default()),
+        outbox,
+    });
+    Ok(Running {
+        state,
+        events: Some(events_rx),
+        topics: Topics::new(&mqtt_cfg.topic_prefix, &device_id),
+        shutdown,
+        camera_threads,
+        worker_threads,
+    })
+}
+
+impl Running {
+    /// True once every camera has finished (non-looping files played to the end) or stopped.
+    pub fn sources_done(&self) -> bool {
+        self.state.cameras.iter().all(|c| matches!(c.state(), CameraState::Finished | CameraState::Stopped))
+    }
+
+    pub fn shutdown_flag(&self) -> Arc<AtomicBool> {
+        self.shutdown.clone()
+    }
+
+    /// Stops cameras, lets the workers finish the frames in flight, and joins every thread.
+    /// The event channel closes when the workers are gone, so the publisher can drain it.
+    pub fn stop_threads(&mut self) {
+        self.shutdown.store(true, Ordering::Relaxed);
+        for t in self.camera_threads.drain(..) {
+            let _ = t.join();
+        }
+        for t in self.worker_threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}

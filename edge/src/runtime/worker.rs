@@ -1,0 +1,144 @@
+//! One inference worker per model: takes frames from every camera that uses the model, runs the gate and
+//! the detector, and feeds per-camera analytics. A failing or panicking model call costs one frame, never
+//! the worker.
+
+use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::events::summary::SummaryWindow;
+use crate::events::{Emitter, EventBody};
+use crate::health::metrics::{KindLabels, ModelLabels, StageLabels};
+use crate::health::Metrics;
+use crate::infer::{DetectParams, Detection, Detector};
+use crate::source::status::CameraStatus;
+use crate::source::Frame;
+
+use super::gate::Gate;
+
+/// Per-camera state inside a worker.
+pub struct CameraSlot {
+    pub status: Arc<CameraStatus>,
+    pub gate: Gate,
+    pub min_score: Option<f32>,
+    pub classes: Vec<String>,
+    pub summary: SummaryWindow,
+    last: Vec<Detection>,
+    fps: FpsMeter,
+}
+
+impl CameraSlot {
+    pub fn new(status: Arc<CameraStatus>, gate: Gate, min_score: Option<f32>, classes: Vec<String>, summary: SummaryWindow) -> Self {
+        Self { status, gate, min_score, classes, summary, last: Vec::new(), fps: FpsMeter::new() }
+    }
+}
+
+pub struct ModelWorker {
+    pub name: String,
+    pub detector: Box<dyn Detector>,
+    pub frames: crossbeam_channel::Receiver<Frame>,
+    pub cameras: HashMap<Arc<str>, CameraSlot>,
+    pub emitter: Emitter,
+    pub metrics: Arc<Metrics>,
+    pub shutdown: Arc<AtomicBool>,
+}
+
+impl ModelWorker {
+    pub fn spawn(self) -> std::io::Result<std::thread::JoinHandle<()>> {
+        std::thread::Builder::new().name(format!("infer-{}", self.name)).spawn(move || self.run())
+    }
+
+    fn run(mut self) {
+        let queue = crate::health::metrics::QueueLabels { queue: format!("frames_{}", self.name) };
+        loop {
+            match self.frames.recv_timeout(Duration::from_millis(200)) {
+                Ok(frame) => {
+                    self.metrics.queue_depth.get_or_create(&queue).set(self.frames.len() as i64);
+                    self.process(frame);
+                }
+                Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+                    if self.shutdown.load(Ordering::Relaxed) && self.frames.is_empty() {
+                        break;
+                    }
+                }
+                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        tracing::debug!(model = %self.name, "inference worker stopped");
+    }
+
+    fn process(&mut self, frame: Frame) {
+        let Some(slot) = self.cameras.get_mut(&frame.camera) else {
+            return;
+        };
+        let view = frame.view();
+        let inferred = slot.gate.should_infer(view);
+        if inferred {
+            let params = DetectParams { min_score: slot.min_score, nms_iou: None };
+            let detector = &mut self.detector;
+            let result = std::panic::catch_unwind(AssertUnwindSafe(|| detector.detect(view, params)));
+            let model = self.detector.model_id().to_string();
+            match result {
+                Ok(Ok((dets, times))) => {
+                    for (stage, d) in [("preprocess", times.preprocess), ("inference", times.inference), ("postprocess", times.postprocess)] {
+                        self.metrics
+                            .inference_seconds
+                            .get_or_create(&StageLabels { model: model.clone(), stage: stage.to_string() })
+                            .observe(d.as_secs_f64());
+                    }
+                    slot.last = if slot.classes.is_empty() {
+                        dets
+                    } else {
+                        dets.into_iter().filter(|d| slot.classes.iter().any(|c| c.as_str() == &*d.label)).collect()
+                    };
+                }
+                Ok(Err(e)) => {
+                    self.metrics.inference_errors.get_or_create(&ModelLabels { model }).inc();
+                    tracing::warn!(camera = %frame.camera, error = %e, "inference failed; frame skipped");
+                    return;
+                }
+                Err(_) => {
+                    self.metrics.inference_errors.get_or_create(&ModelLabels { model }).inc();
+                    tracing::error!(camera = %frame.camera, "inference panicked; frame skipped");
+                    return;
+                }
+            }
+            slot.status.frames_inferred.fetch_add(1, Ordering::Relaxed);
+        }
+        slot.status.frames_processed.fetch_add(1, Ordering::Relaxed);
+        if let Some(fps) = slot.fps.tick() {
+            slot.status.set_fps(fps);
+        }
+        let dropped = slot.status.frames_dropped();
+        if let Some(summary) = slot.summary.add(frame.pts, inferred, &slot.last, self.detector.model_id(), dropped) {
+            self.metrics.events_emitted.get_or_create(&KindLabels { kind: "scene_summary".into() }).inc();
+            self.emitter.emit(frame.captured_at, EventBody::SceneSummary(summary));
+        }
+    }
+}
+
+/// Frames per second over roughly one-second windows of wall time.
+struct FpsMeter {
+    start: Instant,
+    frames: u32,
+}
+
+impl FpsMeter {
+    fn new() -> Self {
+        Self { start: Instant::now(), frames: 0 }
+    }
+
+    fn tick(&mut self) -> Option<f64> {
+        self.frames += 1;
+        let elapsed = self.start.elapsed();
+        if elapsed < Duration::from_secs(1) {
+            return None;
+        }
+        let fps = f64::from(self.frames) / elapsed.as_secs_f64();
+        self.start = Instant::now();
+        self.frames = 0;
+        Some(fps)
+    }
+}
