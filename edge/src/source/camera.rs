@@ -59,6 +59,9 @@ pub struct CameraConfig {
     pub detect: crate::runtime::gate::DetectConfig,
     #[serde(default)]
     pub summary: crate::events::summary::SummaryConfig,
+    /// Tracking, ground plane, zones, near-miss and crowding (`[cameras.<id>.analytics]`); off when absent.
+    #[serde(default)]
+    pub analytics: Option<crate::analytics::AnalyticsConfig>,
 }
 
 fn yes() -> bool {
@@ -205,11 +208,14 @@ impl CameraRunner {
             .by_name(SINK_NAME)
             .and_then(|e| e.downcast::<gst_app::AppSink>().ok())
             .ok_or("pipeline has no appsink named kaiteki_sink")?;
-        if let Some(queue) = pipeline.by_name(QUEUE_NAME) {
-            if let Some(pad) = queue.static_pad("sink") {
+        let queue = pipeline.by_name(QUEUE_NAME).ok_or("pipeline has no queue named kaiteki_queue")?;
+        // Count frames into and out of the queue: the difference (less what it holds) is what it dropped.
+        for (pad_name, into) in [("sink", true), ("src", false)] {
+            if let Some(pad) = queue.static_pad(pad_name) {
                 let status = self.status.clone();
                 pad.add_probe(gst::PadProbeType::BUFFER, move |_, _| {
-                    status.frames_in.fetch_add(1, Ordering::Relaxed);
+                    let counter = if into { &status.frames_in } else { &status.queue_out };
+                    counter.fetch_add(1, Ordering::Release);
                     gst::PadProbeReturn::Ok
                 });
             }
@@ -244,6 +250,10 @@ impl CameraRunner {
                         tracing::info!(camera = %self.id, "streaming");
                     }
                     self.status.frames_delivered.fetch_add(1, Ordering::Relaxed);
+                    if self.live {
+                        // Only a live source's queue is leaky; the others cannot drop.
+                        self.status.update_queue_drops(|| u64::from(queue.property::<u32>("current-level-buffers")));
+                    }
                     let Some(frame) = self.frame_from_sample(&sample, *seq, pts_offset, last_pts) else {
                         continue;
                     };

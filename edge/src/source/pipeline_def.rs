@@ -200,8 +200,8 @@ impl PipelineDef {
         }
         let _ = write!(
             line,
-            " ! videoconvert ! video/x-raw,format=RGB ! appsink name={SINK_NAME} max-buffers=2 drop={} sync={} enable-last-sample=false",
-            tail.leaky || tail.sync,
+            // The appsink never drops: only the leaky queue may, where it is counted.
+            " ! videoconvert ! video/x-raw,format=RGB ! appsink name={SINK_NAME} max-buffers=2 drop=false sync={} enable-last-sample=false",
             tail.sync
         );
         Ok(line)

@@ -57,9 +57,10 @@ pub struct CameraStatus {
     pub reconnects: AtomicU64,
     /// Frames per second processed, ×1000 (an atomic integer is enough precision).
     fps_milli: AtomicU64,
-    /// Highest drop count reported so far: the estimate below may dip while frames sit in the queue,
-    /// but a published total must never go back.
-    dropped_reported: AtomicU64,
+    /// Frames that left the queue towards conversion and the appsink (which never drops).
+    pub queue_out: AtomicU64,
+    /// Frames the leaky queue dropped, as of the last update.
+    queue_dropped: AtomicU64,
 }
 
 impl CameraStatus {
@@ -74,7 +75,8 @@ impl CameraStatus {
             frames_inferred: AtomicU64::new(0),
             reconnects: AtomicU64::new(0),
             fps_milli: AtomicU64::new(0),
-            dropped_reported: AtomicU64::new(0),
+            queue_out: AtomicU64::new(0),
+            queue_dropped: AtomicU64::new(0),
         }
     }
 
@@ -97,14 +99,23 @@ impl CameraStatus {
         self.inner.lock().state
     }
 
-    /// Frames lost anywhere before analytics: dropped by the leaky queue or appsink, or while inference
-    /// was busy. Frames still in flight in the queue count as not dropped yet.
+    /// Frames lost anywhere before analytics: dropped by the leaky queue (live sources) or while inference
+    /// was busy.
     pub fn frames_dropped(&self) -> u64 {
-        let delivered = self.frames_delivered.load(Ordering::Relaxed);
-        let input = self.frames_in.load(Ordering::Relaxed);
-        // A couple of frames can sit in the queue; they are not lost.
-        let estimate = input.saturating_sub(delivered).saturating_sub(3) + self.frames_dropped_busy.load(Ordering::Relaxed);
-        self.dropped_reported.fetch_max(estimate, Ordering::Relaxed).max(estimate)
+        self.queue_dropped.load(Ordering::Relaxed) + self.frames_dropped_busy.load(Ordering::Relaxed)
+    }
+
+    /// Updates a leaky queue's drop count from its counters. The pad probes count a frame just before it
+    /// is enqueued and just after it is dequeued, so up to two frames in transit are in neither `out`
+    /// nor the level: they are not counted as dropped (`TRANSIT`), which keeps the total from ever
+    /// having to go back, at the price of under-counting real drops by at most two.
+    pub fn update_queue_drops(&self, queue_level: impl FnOnce() -> u64) {
+        const TRANSIT: u64 = 2;
+        let input = self.frames_in.load(Ordering::Acquire);
+        let level = queue_level();
+        let out = self.queue_out.load(Ordering::Acquire);
+        let dropped = input.saturating_sub(out).saturating_sub(level).saturating_sub(TRANSIT);
+        self.queue_dropped.fetch_max(dropped, Ordering::Relaxed);
     }
 
     pub fn set_fps(&self, fps: f64) {
