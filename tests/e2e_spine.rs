@@ -8,6 +8,14 @@ use std::time::Duration;
 
 use support::*;
 
+/// The heavy tests (whole video through a model, RTSP) each want both cores: run them one at a time so
+/// each finishes in predictable time on a 2-core CI machine.
+static HEAVY: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn heavy() -> std::sync::MutexGuard<'static, ()> {
+    HEAVY.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// A daemon config for the sample video played as fast as inference allows (every frame, none dropped).
 fn file_config(dir: &std::path::Path, broker_port: u16, http_port: u16, backend: &str, gate: &str) -> std::path::PathBuf {
     let cfg = format!(
@@ -30,6 +38,20 @@ classes = ["person", "bicycle", "car", "motorcycle", "bus", "truck"]
 gate = {gate}
 [cameras.campus.summary]
 interval_s = 10
+# Ground plane of vtest.avi, approximate (README: "Calibrating the sample video"): the image corners of
+# the lower and upper frame edge mapped to metres, scaled from pedestrian heights.
+[cameras.campus.analytics.calibration]
+points = [
+  {{ image = [0, 576], ground = [0, 0] }},
+  {{ image = [768, 576], ground = [10, 0] }},
+  {{ image = [768, 100], ground = [16, 18] }},
+  {{ image = [0, 100], ground = [-6, 18] }},
+]
+[[cameras.campus.analytics.zones]]
+id = "road"
+kind = "crowd"
+space = "image"
+polygon = [[0, 185], [768, 95], [768, 480], [0, 250]]
 [mqtt]
 port = {broker_port}
 [http]
@@ -46,6 +68,7 @@ listen = "127.0.0.1:{http_port}"
 }
 
 fn summaries_through_broker(backend: &str, gate: &str) -> Vec<serde_json::Value> {
+    let _heavy = heavy();
     let dir = test_dir();
     let broker = Broker::start(dir.path());
     let sub = Subscriber::start(broker.port, "kaiteki/v1/#");
@@ -101,6 +124,20 @@ fn summaries_through_broker(backend: &str, gate: &str) -> Vec<serde_json::Value>
         assert!(!text.contains("bbox") && !text.contains("\"box\""), "{text}");
     }
     assert!(seqs.windows(2).all(|w| w[1] > w[0]), "sequence numbers must increase: {seqs:?}");
+
+    // Crowding on the road zone: one full minute of video gives one CrowdFlowObserved-shaped aggregate
+    // with a plausible count; at a few people on hundreds of square metres the level is Fruin A and,
+    // with hysteresis and a minimum duration, does not flap.
+    let minutes = sub.on_topic("/events/crowd_minute");
+    assert!(!minutes.is_empty(), "no crowd_minute event: {log}");
+    let m = &minutes[0]["data"];
+    assert_eq!(m["camera"], "campus");
+    assert_eq!(m["zoneId"], "road");
+    let mean = m["peopleCountMean"].as_f64().unwrap_or_else(|| panic!("{m}"));
+    assert!((1.0..=8.0).contains(&mean), "people in the road zone: {m}");
+    assert_eq!(m["levelOfService"], "A", "{m}");
+    let levels = sub.on_topic("/events/crowd_level");
+    assert!(levels.len() <= 1, "crowd level flapped: {levels:?}");
     events
 }
 
@@ -127,21 +164,24 @@ fn ort_summaries_arrive_with_plausible_counts() {
 
 #[test]
 fn tract_summaries_arrive_with_plausible_counts() {
-    // tract is the slower backend: the change gate (at most 2 frames skipped in 3) keeps this test short
-    // and exercises gating end to end.
-    let events = summaries_through_broker("tract", r#"{ mode = "change", max_skip = 2 }"#);
+    // tract (pure Rust, single-threaded here) is several times slower than ONNX Runtime: the change gate
+    // with max_skip = 9 (the model runs at least once a second of video) keeps this test within a couple
+    // of minutes on 2 cores and exercises gating end to end.
+    let events = summaries_through_broker("tract", r#"{ mode = "change", max_skip = 9 }"#);
     assert_people_counts_plausible(&events);
     let frames: u64 = events.iter().map(|e| e["data"]["frames_processed"].as_u64().unwrap()).sum();
     let inferred: u64 = events.iter().map(|e| e["data"]["frames_inferred"].as_u64().unwrap()).sum();
-    assert!(inferred * 3 >= frames && inferred < frames, "gate: {inferred} inferred of {frames}");
+    assert!(inferred * 10 >= frames && inferred < frames, "gate: {inferred} inferred of {frames}");
 }
 
 #[test]
 fn rtsp_camera_reconnects_and_memory_stays_flat() {
+    let _heavy = heavy();
     let dir = test_dir();
     let rtsp_port = free_port();
     let start_server = |name: &str| {
-        let mut cmd = Command::new("python3");
+        // Debian's interpreter: it has the GObject bindings (python3-gi) that setup-system.sh installs.
+        let mut cmd = Command::new("/usr/bin/python3");
         cmd.arg(repo_root().join("tests/support/rtsp_server.py")).arg(rtsp_port.to_string()).arg(media("vtest.avi"));
         let p = spawn_logged(cmd, dir.path().join(name));
         assert!(wait_for_port(rtsp_port, Duration::from_secs(20)), "RTSP server did not start: {}", p.log_text());

@@ -34,17 +34,51 @@ enum Command {
     },
     /// Run a model on an image or video file and print detections as JSON lines.
     Detect(cli::detect::DetectArgs),
+    /// Fit a camera's image-to-ground homography from point pairs and print it with its error.
+    Calibrate(cli::calibrate::CalibrateArgs),
     /// Configuration tools.
     Config {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Dashboard users.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Hash a password with Argon2id and print a `[[http.dashboard.users]]` entry to paste into the config.
+    Add {
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_enum)]
+        role: RoleArg,
+        /// Read the password from standard input (one line) instead of prompting.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum RoleArg {
+    Crew,
+    Admin,
 }
 
 #[derive(Subcommand)]
 enum ConfigCommand {
     /// Print the JSON Schema of the configuration file.
     Schema,
+}
+
+fn role_of(r: RoleArg) -> kaiteki::dashboard::Role {
+    match r {
+        RoleArg::Crew => kaiteki::dashboard::Role::Crew,
+        RoleArg::Admin => kaiteki::dashboard::Role::Admin,
+    }
 }
 
 fn main() -> ExitCode {
@@ -54,6 +88,10 @@ fn main() -> ExitCode {
         Command::Run { config, until_sources_end } => cli::run::run(&config, until_sources_end),
         Command::Check { config } => cli::check::check(&config),
         Command::Detect(a) => cli::detect::detect(a),
+        Command::Calibrate(a) => cli::calibrate::calibrate_cmd(a),
+        Command::User { command: UserCommand::Add { name, role, password_stdin } } => {
+            cli::user_add(&name, role_of(role), password_stdin)
+        }
         Command::Config { command: ConfigCommand::Schema } => {
             println!("{}", serde_json::to_string_pretty(&kaiteki::config::json_schema()).unwrap_or_default());
             Ok(ExitCode::SUCCESS)

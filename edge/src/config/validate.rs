@@ -103,6 +103,18 @@ impl LoadedConfig {
                 }
             }
 
+            if let Some(a) = &cam.analytics {
+                for problem in a.validate() {
+                    r.problems.push(here(format!("camera {id}: analytics: {problem}")));
+                }
+                if let Some(Ok(rep)) = a.calibration_report() {
+                    r.notes.push(format!(
+                        "camera {id}: calibration from {} points: reprojection error {:.3} m RMS, {:.3} m max (point {}); {:.1} px RMS",
+                        rep.points, rep.ground_rms_m, rep.ground_max_m, rep.worst_point + 1, rep.image_rms_px
+                    ));
+                }
+            }
+
             // Pipeline definition and parameters.
             let Some(def_path) = definition_path(&pipelines_dir, cam.pipeline.get_ref()) else {
                 r.problems.push(self.diag_at(&cam.pipeline, format!("pipeline name `{}` must be letters, digits, `-` or `_`", cam.pipeline.get_ref())));
@@ -169,6 +181,10 @@ impl LoadedConfig {
             if !used_models.contains(name) {
                 r.notes.push(format!("model `{name}` is not used by any camera"));
             }
+        }
+
+        for p in cfg.http.dashboard.problems() {
+            r.problems.push(self.diag_near("[http.dashboard", format!("dashboard: {p}")));
         }
 
         // Network endpoints.

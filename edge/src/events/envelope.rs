@@ -19,19 +19,35 @@ pub const SCHEMA_VERSION: &str = "kaiteki.event.v1";
 #[serde(rename_all = "snake_case")]
 pub enum EventKind {
     SceneSummary,
+    NearMiss,
+    NearMissHourly,
+    CrowdLevel,
+    CrowdMinute,
+    /// A crew's mark on a road-damage record (verified, false positive, repaired), from the dashboard.
+    DamageMark,
 }
 
 impl EventKind {
     pub fn as_str(&self) -> &'static str {
         match self {
             EventKind::SceneSummary => "scene_summary",
+            EventKind::NearMiss => "near_miss",
+            EventKind::NearMissHourly => "near_miss_hourly",
+            EventKind::CrowdLevel => "crowd_level",
+            EventKind::CrowdMinute => "crowd_minute",
+            EventKind::DamageMark => "damage_mark",
         }
     }
 
     /// Delivery class in the outbox: safety-relevant events drain first, routine summaries last.
     pub fn priority(&self) -> crate::outbox::Priority {
+        use crate::outbox::Priority;
         match self {
-            EventKind::SceneSummary => crate::outbox::Priority::Low,
+            EventKind::NearMiss => Priority::High,
+            EventKind::CrowdLevel | EventKind::CrowdMinute | EventKind::NearMissHourly | EventKind::DamageMark => {
+                Priority::Normal
+            }
+            EventKind::SceneSummary => Priority::Low,
         }
     }
 }
@@ -41,14 +57,36 @@ impl EventKind {
 #[serde(untagged)]
 pub enum EventBody {
     SceneSummary(SceneSummary),
+    /// One conflict between two road users (closed encounter).
+    NearMiss(Scoped<crate::analytics::Conflict>),
+    /// Per-site hourly conflict counts and risk index.
+    NearMissHourly(Scoped<crate::analytics::NearMissAggregate>),
+    /// A zone entered or left a crowding level.
+    CrowdLevel(Scoped<crate::analytics::LevelChange>),
+    /// One-minute crowd aggregate of a zone (FIWARE CrowdFlowObserved-shaped).
+    CrowdMinute(Scoped<crate::analytics::CrowdAggregate>),
+    DamageMark(crate::dashboard::DamageMark),
 }
 
 impl EventBody {
     pub fn kind(&self) -> EventKind {
         match self {
             EventBody::SceneSummary(_) => EventKind::SceneSummary,
+            EventBody::NearMiss(_) => EventKind::NearMiss,
+            EventBody::NearMissHourly(_) => EventKind::NearMissHourly,
+            EventBody::CrowdLevel(_) => EventKind::CrowdLevel,
+            EventBody::CrowdMinute(_) => EventKind::CrowdMinute,
+            EventBody::DamageMark(_) => EventKind::DamageMark,
         }
     }
+}
+
+/// An analytics result of one camera: the camera id beside the result's own fields.
+#[derive(Debug, Clone, Serialize)]
+pub struct Scoped<T> {
+    pub camera: String,
+    #[serde(flatten)]
+    pub inner: T,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -45,6 +45,14 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub mqtt: Arc<MqttStatus>,
     pub outbox: Arc<crate::outbox::Outbox>,
+    /// Which model each camera runs.
+    pub camera_models: HashMap<String, ModelInfo>,
+    /// What the crew dashboard shows.
+    pub feed: Arc<crate::dashboard::Feed>,
+    pub dashboard: crate::dashboard::DashboardConfig,
+    /// Crew marks become events; see [`Running::stop_threads`] for why the emitter can be taken away.
+    pub marks: crate::dashboard::MarkSink,
+    pub privacy: crate::privacy::PrivacyManifest,
 }
 
 /// The running daemon's threads and channels.
@@ -53,6 +61,7 @@ pub struct Running {
     pub events: Option<tokio::sync::mpsc::UnboundedReceiver<Envelope>>,
     pub topics: Topics,
     shutdown: Arc<AtomicBool>,
+    mark_emitter: Arc<parking_lot::Mutex<Option<Emitter>>>,
     camera_threads: Vec<std::thread::JoinHandle<()>>,
     worker_threads: Vec<std::thread::JoinHandle<()>>,
 }
@@ -88,6 +97,8 @@ pub fn start(loaded: &LoadedConfig) -> anyhow::Result<Running> {
     let mut models = Vec::new();
     let mut runners = Vec::new();
     let mut statuses = Vec::new();
+    let mut camera_models = HashMap::new();
+    let feed = Arc::new(crate::dashboard::Feed::new());
     for (cam_id, cam) in &cfg.cameras {
         if !cam.enabled {
             continue;
@@ -115,8 +126,12 @@ pub fn start(loaded: &LoadedConfig) -> anyhow::Result<Running> {
                 emitter: emitter.clone(),
                 metrics: metrics.clone(),
                 shutdown: shutdown.clone(),
+                feed: feed.clone(),
             };
             workers.insert(model_name.clone(), (tx, worker));
+        }
+        if let Some(info) = models.iter().find(|m: &&ModelInfo| &m.name == model_name) {
+            camera_models.insert(cam_id.clone(), info.clone());
         }
         let Some((tx, worker)) = workers.get_mut(model_name) else { continue };
         let def_path = definition_path(&pipelines_dir, cam.pipeline.get_ref())
@@ -141,6 +156,13 @@ pub fn start(loaded: &LoadedConfig) -> anyhow::Result<Running> {
                 crate::events::summary::SummaryWindow::new(cam_id, &cam.summary),
             ),
         );
+        if let Some(a) = &cam.analytics {
+            let analytics = crate::analytics::SceneAnalytics::new(a.clone(), None)
+                .map_err(|e| anyhow::anyhow!("camera {cam_id}: analytics: {e}"))?;
+            if let Some(slot) = worker.cameras.get_mut(&id) {
+                slot.analytics = Some(analytics);
+            }
+        }
         runners.push(CameraRunner {
             id,
             launch,
@@ -165,6 +187,40 @@ pub fn start(loaded: &LoadedConfig) -> anyhow::Result<Running> {
         camera_threads.push(r.spawn().context("cannot start a camera thread")?);
     }
     let mqtt_cfg = &cfg.mqtt;
+    // The dashboard's marks go out as events through an emitter that shutdown can take away, so that the
+    // event channel closes once the cameras and workers are gone.
+    let mark_emitter: Arc<parking_lot::Mutex<Option<Emitter>>> = Arc::new(parking_lot::Mutex::new(Some(emitter.clone())));
+    let me = mark_emitter.clone();
+    let marks: crate::dashboard::MarkSink = Arc::new(move |m: crate::dashboard::DamageMark| match me.lock().as_ref() {
+        Some(e) => e.emit(std::time::SystemTime::now(), crate::events::EventBody::DamageMark(m)),
+        None => tracing::warn!(record = %m.record_id, "crew mark arrived during shutdown; not published"),
+    });
+    let mut detects: Vec<String> = cfg
+        .cameras
+        .values()
+        .filter(|c| c.enabled)
+        .flat_map(|c| c.detect.classes.iter().cloned())
+        .collect();
+    if detects.is_empty() {
+        detects.push("every class of the configured models".into());
+    }
+    detects.sort();
+    detects.dedup();
+    let mut publishes = vec!["scene_summary"];
+    if cfg.cameras.values().any(|c| c.analytics.is_some()) {
+        publishes.extend(["near_miss", "near_miss_hourly", "crowd_level", "crowd_minute"]);
+    }
+    if !cfg.http.dashboard.users.is_empty() {
+        publishes.push("damage_mark");
+    }
+    let privacy = crate::privacy::PrivacyManifest::build(
+        &cfg.privacy,
+        &device_id,
+        detects,
+        publishes,
+        cfg.storage.outbox.max_age_s,
+    );
+    feed.set_privacy(serde_json::to_value(&privacy).unwrap_or_default());
     let state = Arc::new(AppState {
         device_id: device_id.clone(),
         started: Instant::now(),
@@ -173,12 +229,18 @@ pub fn start(loaded: &LoadedConfig) -> anyhow::Result<Running> {
         metrics,
         mqtt: Arc::new(MqttStatus::default()),
         outbox,
+        camera_models,
+        feed,
+        dashboard: cfg.http.dashboard.clone(),
+        marks,
+        privacy,
     });
     Ok(Running {
         state,
         events: Some(events_rx),
         topics: Topics::new(&mqtt_cfg.topic_prefix, &device_id),
         shutdown,
+        mark_emitter,
         camera_threads,
         worker_threads,
     })
@@ -204,5 +266,6 @@ impl Running {
         for t in self.worker_threads.drain(..) {
             let _ = t.join();
         }
+        self.mark_emitter.lock().take();
     }
 }

@@ -9,6 +9,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::events::summary::SummaryWindow;
+use crate::analytics::SceneAnalytics;
+use crate::events::envelope::Scoped;
 use crate::events::{Emitter, EventBody};
 use crate::health::metrics::{KindLabels, ModelLabels, StageLabels};
 use crate::health::Metrics;
@@ -25,13 +27,14 @@ pub struct CameraSlot {
     pub min_score: Option<f32>,
     pub classes: Vec<String>,
     pub summary: SummaryWindow,
+    pub analytics: Option<SceneAnalytics>,
     last: Vec<Detection>,
     fps: FpsMeter,
 }
 
 impl CameraSlot {
     pub fn new(status: Arc<CameraStatus>, gate: Gate, min_score: Option<f32>, classes: Vec<String>, summary: SummaryWindow) -> Self {
-        Self { status, gate, min_score, classes, summary, last: Vec::new(), fps: FpsMeter::new() }
+        Self { status, gate, min_score, classes, summary, analytics: None, last: Vec::new(), fps: FpsMeter::new() }
     }
 }
 
@@ -43,6 +46,7 @@ pub struct ModelWorker {
     pub emitter: Emitter,
     pub metrics: Arc<Metrics>,
     pub shutdown: Arc<AtomicBool>,
+    pub feed: Arc<crate::dashboard::Feed>,
 }
 
 impl ModelWorker {
@@ -106,6 +110,45 @@ impl ModelWorker {
                 }
             }
             slot.status.frames_inferred.fetch_add(1, Ordering::Relaxed);
+            // Tracking needs real observations: gated frames (reused detections) are not fed to it.
+            if let Some(analytics) = slot.analytics.as_mut() {
+                let t0 = std::time::Instant::now();
+                let out = analytics.update(frame.pts.as_secs_f64(), &slot.last);
+                self.metrics
+                    .inference_seconds
+                    .get_or_create(&StageLabels { model: self.detector.model_id().to_string(), stage: "analytics".into() })
+                    .observe(t0.elapsed().as_secs_f64());
+                if slot.fps.frames == 0 {
+                    // About once a second: the dashboard's "zone levels now".
+                    let zones: Vec<serde_json::Value> = analytics
+                        .crowd_now()
+                        .into_iter()
+                        .map(|z| {
+                            let mut v = serde_json::to_value(&z).unwrap_or_default();
+                            if let Some(o) = v.as_object_mut() {
+                                o.insert("camera".into(), frame.camera.to_string().into());
+                                o.insert("scale".into(), "los".into());
+                                if let Some(los) = o.get("los").cloned() {
+                                    o.insert("level".into(), los);
+                                }
+                            }
+                            v
+                        })
+                        .collect();
+                    self.feed.set_crowd_now(serde_json::json!({ "zones": zones }));
+                }
+                let camera = frame.camera.to_string();
+                let scoped = |inner| Scoped { camera: camera.clone(), inner };
+                let mut bodies: Vec<EventBody> = Vec::new();
+                bodies.extend(out.conflicts_closed.into_iter().map(|c| EventBody::NearMiss(scoped(c))));
+                bodies.extend(out.crowd_level_changes.into_iter().map(|c| EventBody::CrowdLevel(Scoped { camera: camera.clone(), inner: c })));
+                bodies.extend(out.crowd_minute.into_iter().map(|c| EventBody::CrowdMinute(Scoped { camera: camera.clone(), inner: c })));
+                bodies.extend(out.hourly_near_miss.into_iter().map(|c| EventBody::NearMissHourly(Scoped { camera: camera.clone(), inner: c })));
+                for body in bodies {
+                    self.metrics.events_emitted.get_or_create(&KindLabels { kind: body.kind().as_str().into() }).inc();
+                    self.emitter.emit(frame.captured_at, body);
+                }
+            }
         }
         slot.status.frames_processed.fetch_add(1, Ordering::Relaxed);
         if let Some(fps) = slot.fps.tick() {
