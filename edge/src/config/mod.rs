@@ -50,6 +50,9 @@ pub struct Config {
     pub http: HttpConfig,
     #[serde(default)]
     pub storage: StorageConfig,
+    /// Operator, contact and purpose for the privacy manifest (`/api/privacy`, MQTT `…/privacy`).
+    #[serde(default)]
+    pub privacy: crate::privacy::PrivacyConfig,
 }
 
 /// Where the appliance keeps its state (sequence numbers, outbox, records).
