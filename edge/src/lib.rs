@@ -6,6 +6,7 @@
 
 pub mod analytics;
 pub mod config;
+pub mod dashboard;
 pub mod events;
 pub mod ground;
 pub mod health;
@@ -13,6 +14,7 @@ pub mod http;
 pub mod infer;
 pub mod mqtt;
 pub mod outbox;
+pub mod privacy;
 pub mod runtime;
 pub mod source;
 pub mod track;

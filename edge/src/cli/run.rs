@@ -31,6 +31,7 @@ pub fn run(path: &Path, until_sources_end: bool) -> anyhow::Result<ExitCode> {
         .context("cannot start the async runtime")?;
     let mut running = kaiteki::runtime::start(&loaded)?;
     let state = running.state.clone();
+    state.feed.set_check_result(report.notes.iter().map(|n| format!("note: {n}")).collect());
     let events = running.events.take().context("event channel already taken")?;
     let mqtt_cfg = loaded.config.mqtt.clone();
     let http_enabled = loaded.config.http.enabled;
@@ -45,8 +46,26 @@ pub fn run(path: &Path, until_sources_end: bool) -> anyhow::Result<ExitCode> {
             state.outbox.clone(),
             topics.clone(),
             wake.clone(),
-            |_| {},
+            {
+                let feed = state.feed.clone();
+                move |env: &kaiteki::events::Envelope| feed.push_event(serde_json::to_value(env).unwrap_or_default())
+            },
         ));
+        // The dashboard's overview, refreshed every second.
+        let overview = {
+            let s = state.clone();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(Duration::from_secs(1));
+                let mut log_cursor = 0;
+                loop {
+                    tick.tick().await;
+                    s.feed.set_overview(kaiteki::http::status_json(&s));
+                    for line in kaiteki::health::logbuf::take_new(&mut log_cursor) {
+                        s.feed.push_log(line);
+                    }
+                }
+            })
+        };
         let sink = if mqtt_cfg.enabled {
             Some(tokio::spawn(
                 Sink {
@@ -57,6 +76,7 @@ pub fn run(path: &Path, until_sources_end: bool) -> anyhow::Result<ExitCode> {
                     wake: wake.clone(),
                     metrics: state.metrics.clone(),
                     status: state.mqtt.clone(),
+                    privacy: serde_json::to_vec(&state.privacy).unwrap_or_default(),
                     stop: stop_rx,
                 }
                 .run(),
@@ -86,6 +106,7 @@ pub fn run(path: &Path, until_sources_end: bool) -> anyhow::Result<ExitCode> {
         let running = Arc::new(parking_lot::Mutex::new(running));
         let r = running.clone();
         let _ = tokio::task::spawn_blocking(move || r.lock().stop_threads()).await;
+        overview.abort();
         // The workers are gone, so the event channel is closed: the store task ends after the last event.
         let _ = store.await;
         let _ = stop_tx.send(true);

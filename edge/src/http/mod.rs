@@ -25,6 +25,9 @@ pub struct HttpConfig {
     #[serde(default = "default_listen")]
     #[schemars(with = "String")]
     pub listen: toml::Spanned<String>,
+    /// The crew dashboard: users, sessions, login rate limit (`[http.dashboard]`).
+    #[serde(default)]
+    pub dashboard: crate::dashboard::DashboardConfig,
 }
 
 fn yes() -> bool {
@@ -36,7 +39,7 @@ fn default_listen() -> toml::Spanned<String> {
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        Self { enabled: true, listen: default_listen() }
+        Self { enabled: true, listen: default_listen(), dashboard: Default::default() }
     }
 }
 
@@ -50,12 +53,14 @@ impl HttpConfig {
 }
 
 pub fn router(state: Arc<AppState>) -> Router {
-    Router::new()
+    let api = Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/api/status", get(status))
-        .fallback(not_found)
-        .with_state(state)
+        .route("/api/privacy", get(privacy))
+        .with_state(state.clone());
+    let dashboard = crate::dashboard::router(state.dashboard.clone(), state.feed.clone(), state.marks.clone());
+    api.merge(dashboard).fallback(not_found)
 }
 
 async fn not_found() -> Response {
@@ -86,15 +91,46 @@ async fn metrics(State(s): State<Arc<AppState>>) -> Response {
         .into_response()
 }
 
+/// Public on purpose: anyone near a camera may read what it does.
+async fn privacy(State(s): State<Arc<AppState>>) -> Response {
+    Json(&s.privacy).into_response()
+}
+
 async fn status(State(s): State<Arc<AppState>>) -> Response {
-    let cams: Vec<_> = s.cameras.iter().map(|c| c.snapshot()).collect();
-    Json(serde_json::json!({
+    Json(status_json(&s)).into_response()
+}
+
+/// The device's state as `/api/status` and the dashboard's overview show it.
+pub fn status_json(s: &AppState) -> serde_json::Value {
+    let cams: Vec<_> = s
+        .cameras
+        .iter()
+        .map(|c| {
+            let mut v = serde_json::to_value(c.snapshot()).unwrap_or_default();
+            if let (Some(obj), Some(model)) = (v.as_object_mut(), s.camera_models.get(&c.id)) {
+                obj.insert("model".into(), model.model_id.clone().into());
+                obj.insert("model_version".into(), model.model_id.split('@').nth(1).unwrap_or("").into());
+            }
+            v
+        })
+        .collect();
+    let ob = s.outbox.stats();
+    serde_json::json!({
         "device_id": s.device_id,
         "version": env!("CARGO_PKG_VERSION"),
         "uptime_s": s.started.elapsed().as_secs_f64(),
         "cameras": cams,
         "models": s.models,
-        "outbox": s.outbox.stats(),
+        "outbox": {
+            "depth": ob.records,
+            "bytes": ob.bytes,
+            "in_flight": ob.in_flight,
+            "by_priority": ob.depth,
+            "oldest_age_s": ob.oldest_age_ms(crate::runtime::delivery::now_ms()).map(|ms| ms as f64 / 1000.0),
+            "dropped": ob.dropped,
+            "corrupt": ob.corrupt,
+        },
+        "gnss": null,
         "mqtt": {
             "connected": s.mqtt.connected.load(Ordering::Relaxed),
             "published": s.mqtt.published.load(Ordering::Relaxed),
@@ -102,8 +138,7 @@ async fn status(State(s): State<Arc<AppState>>) -> Response {
             "queued": s.mqtt.queued.load(Ordering::Relaxed),
             "last_error": s.mqtt.last_error.lock().clone(),
         },
-    }))
-    .into_response()
+    })
 }
 
 /// Serves until `shutdown` resolves.
@@ -116,6 +151,9 @@ pub async fn serve(
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
     tracing::info!(%addr, "HTTP server listening");
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await?;
+    // Connect info: the dashboard rate-limits logins per client address.
+    axum::serve(listener, router(state).into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await?;
     Ok(())
 }

@@ -46,6 +46,8 @@ pub struct Sink {
     pub wake: Arc<Notify>,
     pub metrics: Arc<Metrics>,
     pub status: Arc<MqttStatus>,
+    /// Retained on `…/privacy` at every connection.
+    pub privacy: Vec<u8>,
     /// Becomes true when the daemon stops: drain what can be sent, say `offline`, disconnect.
     pub stop: watch::Receiver<bool>,
 }
@@ -149,6 +151,10 @@ impl Sink {
         order.push_back(None);
         if let Err(e) = client.try_publish(self.topics.status(), QoS::AtLeastOnce, true, status_payload(&self.device_id, true)) {
             return ConnEnd::Lost(format!("cannot queue the status message: {e}"));
+        }
+        order.push_back(None);
+        if let Err(e) = client.try_publish(self.topics.privacy(), QoS::AtLeastOnce, true, self.privacy.clone()) {
+            return ConnEnd::Lost(format!("cannot queue the privacy manifest: {e}"));
         }
         let mut tick = tokio::time::interval(Duration::from_millis(250));
         let drain_deadline = tokio::time::sleep(Duration::from_secs(3600 * 24 * 365));
