@@ -164,10 +164,10 @@ fn ort_summaries_arrive_with_plausible_counts() {
 
 #[test]
 fn tract_summaries_arrive_with_plausible_counts() {
-    // tract (pure Rust, single-threaded here) is several times slower than ONNX Runtime: the change gate
-    // with max_skip = 9 (the model runs at least once a second of video) keeps this test within a couple
-    // of minutes on 2 cores and exercises gating end to end.
-    let events = summaries_through_broker("tract", r#"{ mode = "change", max_skip = 9 }"#);
+    // tract (pure Rust, single-threaded here) is several times slower than ONNX Runtime: a coarse change
+    // gate (10 % of the thumbnail changed, and at least once a second of video) keeps this test within a
+    // couple of minutes on 2 cores and exercises gating end to end.
+    let events = summaries_through_broker("tract", r#"{ mode = "change", changed_fraction = 0.1, max_skip = 9 }"#);
     assert_people_counts_plausible(&events);
     let frames: u64 = events.iter().map(|e| e["data"]["frames_processed"].as_u64().unwrap()).sum();
     let inferred: u64 = events.iter().map(|e| e["data"]["frames_inferred"].as_u64().unwrap()).sum();
