@@ -179,3 +179,46 @@ fn pedestrian_pairs_ignored_by_default_and_hourly_rollup() {
     assert_eq!(agg.by_users["car/car"], 1);
     assert!((agg.risk_index - 150.0).abs() < 1e-9);
 }
+
+/// A pedestrian crosses in front of a car that has just turned right. The car comes north at 8 m/s,
+/// turns on a 10 m arc and heads east; the pedestrian walks north across the car's new lane and clears
+/// it `pet` seconds before the car's front reaches the crossing. The conflict area is where the two
+/// paths' footprint bands overlap, so PET has a closed form from the footprints.
+#[test]
+fn pedestrian_in_front_of_a_turning_car() {
+    let (v, r, xp, walk) = (8.0, 10.0, 14.0, 1.4);
+    let t1 = 20.0 / v;
+    let t2 = t1 + std::f64::consts::FRAC_PI_2 * r / v;
+    let car = move |t: f64| -> ([f64; 2], [f64; 2]) {
+        if t < t1 {
+            ([-r, -20.0 + v * t], [0.0, v])
+        } else if t < t2 {
+            let th = (t - t1) * v / r;
+            ([-r * th.cos(), r * th.sin()], [v * th.sin(), v * th.cos()])
+        } else {
+            ([v * (t - t2), r], [v, 0.0])
+        }
+    };
+    let fc = RoadUserKind::Car.footprint();
+    let fp = RoadUserKind::Pedestrian.footprint();
+    for pet in [0.8, 1.3] {
+        // The car's front reaches the pedestrian's band |x - xp| <= width/2 at `enter`.
+        let enter = t2 + (xp - fp.width / 2.0 - fc.length / 2.0) / v;
+        let exit = enter - pet;
+        // The pedestrian's rear leaves the car's band |y - r| <= car width / 2 at `exit`.
+        let y_exit = r + fc.width / 2.0 + fp.length / 2.0;
+        let ped = move |t: f64| ([xp, y_exit + walk * (t - exit)], [0.0, walk]);
+        let cs = run(enter + 4.0, &[(RoadUserKind::Car, &car), (RoadUserKind::Pedestrian, &ped)], NearMissConfig::default());
+        assert_eq!(cs.len(), 1, "PET {pet}: {cs:#?}");
+        let c = &cs[0];
+        let got = c.pet_s.expect("PET measured");
+        assert!(within(got, pet, 0.05), "PET {got} vs closed form {pet}");
+        assert_eq!(c.first_through_id, Some(TrackId(2)), "the pedestrian crossed first");
+        let expected = if pet < 1.0 { Severity::Critical } else { Severity::Serious };
+        assert_eq!(c.severity, expected, "PET {pet}");
+        // The position is the midpoint of the two users at minimum TTC (the car, straightened after the
+        // turn, closing on the pedestrian): on the car's new lane, between the turn's exit and the crossing.
+        assert!(c.min_ttc_s.is_some(), "the approach after the turn has a TTC");
+        assert!((c.position[1] - r).abs() < 1.5 && (0.0..=xp).contains(&c.position[0]), "{:?}", c.position);
+    }
+}
