@@ -27,6 +27,9 @@ echo "== Kaiteki (release build)"
 KAITEKI_BENCH_VIDEO="$VIDEO" KAITEKI_BENCH_BASELINE="$OUT/baseline.json" KAITEKI_BENCH_THREADS="$THREADS" \
   cargo bench --locked -p kaiteki --bench spine 2>/dev/null | grep -v '^running\|^$' || true
 
+echo "== Analytics (synthetic scenes)"
+cargo bench --locked -p kaiteki --bench analytics 2>/dev/null | grep -v '^running\|^$' || true
+
 cargo build --release --locked -p kaiteki -q
 BIN="$CARGO_TARGET_DIR/release/kaiteki"
 echo "binary size: $(du -h "$BIN" | cut -f1) ($BIN)"
