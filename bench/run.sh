@@ -25,7 +25,7 @@ fi
 
 echo "== Kaiteki (release build)"
 KAITEKI_BENCH_VIDEO="$VIDEO" KAITEKI_BENCH_BASELINE="$OUT/baseline.json" KAITEKI_BENCH_THREADS="$THREADS" \
-  cargo bench --locked -p kaiteki --bench spine 2>/dev/null | grep -v '^running\|^$' || true
+  cargo bench --locked -p kaiteki --bench spine 2>"$OUT/spine.err" | grep -v '^running\|^$' || { echo "spine bench failed:"; tail -20 "$OUT/spine.err"; }
 
 echo "== Analytics (synthetic scenes)"
 cargo bench --locked -p kaiteki --bench analytics 2>/dev/null | grep -v '^running\|^$' || true
@@ -36,10 +36,12 @@ echo "binary size: $(du -h "$BIN" | cut -f1) ($BIN)"
 
 echo "== Soak: daemon on the looping sample at its real rate for ${SOAK}s"
 sed "s#@SAMPLE_VIDEO@#$VIDEO#" config/sample.toml \
-  | sed "s#^state_dir = .*#state_dir = \"$OUT/state\"#; s#\"\.\./#\"$ROOT/#; s#^listen = .*#listen = \"127.0.0.1:18089\"#; s#^port = 1883#port = 1#" \
+  | sed "s#^device_id = .*#&\npipelines_dir = \"$ROOT/pipelines\"#; s#^state_dir = .*#state_dir = \"$OUT/state\"#; s#\"\.\./#\"$ROOT/#; s#^listen = .*#listen = \"127.0.0.1:18089\"#; s#^port = 1883#port = 1#" \
   > "$OUT/soak.toml"
 KAITEKI_LOG=warn "$BIN" run -c "$OUT/soak.toml" > "$OUT/soak.log" 2>&1 &
 PID=$!
+sleep 2
+if ! kill -0 "$PID" 2>/dev/null; then echo "soak: the daemon did not start:"; cat "$OUT/soak.log"; exit 1; fi
 trap 'kill $PID 2>/dev/null || true' EXIT
 rss() { awk '/VmRSS/ {printf "%.1f", $2/1024}' /proc/$PID/status; }
 for t in 10 60 "$SOAK"; do

@@ -295,6 +295,18 @@ fn check_accepts_a_good_config_and_names_every_problem() {
     let (ok, out) = check(&good);
     assert!(ok, "{out}");
 
+    // Jetson pipelines are validated here (syntax, parameters) though their elements only exist there.
+    let jetson = good_config(&manifest).replace("pipeline = \"file\"", "pipeline = \"jetson-csi\"").replace(
+        &format!("params = {{ uri = \"file://{}\" }}", media("vtest.avi").display()),
+        "params = { sensor_id = 0, width = 1920, height = 1080, fps = 30 }",
+    );
+    let p = write(dir.path(), "jetson.toml", &jetson);
+    let (ok, out) = check(&p);
+    assert!(ok && out.contains("needs Jetson elements not present here"), "{out}");
+    let p = write(dir.path(), "jetson-bad.toml", &jetson.replace("fps = 30", "fps = 1000"));
+    let (ok, out) = check(&p);
+    assert!(!ok && out.contains("out of range"), "{out}");
+
     // Unknown key: located at its line.
     let text = good_config(&manifest).replace("model = \"people\"", "model = \"people\"\nframerate = 5");
     let p = write(dir.path(), "unknown.toml", &text);
