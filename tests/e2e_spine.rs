@@ -441,3 +441,26 @@ fn bad_inputs_give_clear_errors_not_panics() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && err.contains("images") && err.contains("tower_0/images:0") && !err.contains("panicked"), "{err}");
 }
+
+#[test]
+fn a_looping_file_plays_on_without_restarting_its_pipeline() {
+    let _heavy = heavy();
+    let dir = test_dir();
+    let broker = Broker::start(dir.path());
+    let http = free_port();
+    let cfg = file_config(dir.path(), broker.port, http, "ort", r#"{ mode = "change", changed_fraction = 0.1, max_skip = 9 }"#);
+    let text = std::fs::read_to_string(&cfg).unwrap().replace("realtime = false", "realtime = false\nloop = true");
+    std::fs::write(&cfg, text).unwrap();
+    let daemon = start_daemon(dir.path(), &cfg, &[]);
+    let camera = || -> Option<serde_json::Value> {
+        let (_, body) = http_get(http, "/api/status")?;
+        let v: serde_json::Value = serde_json::from_str(&body).ok()?;
+        Some(v["cameras"][0].clone())
+    };
+    // vtest.avi has 795 frames: past 900 the file has looped.
+    let cam = wait_until(Duration::from_secs(240), || camera().filter(|c| c["frames_processed"].as_u64() > Some(900)))
+        .unwrap_or_else(|| panic!("the file did not loop: {:?}\n{}", camera(), daemon.log_text()));
+    assert_eq!(cam["state"], "streaming", "{cam}");
+    assert_eq!(cam["reconnects"], 0, "looping must seek, not rebuild the pipeline: {cam}");
+    assert!(daemon.log_text().contains("end of file, looping"), "{}", daemon.log_text());
+}

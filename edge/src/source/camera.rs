@@ -198,7 +198,7 @@ impl CameraRunner {
         self.status.set_state(CameraState::Stopped);
     }
 
-    fn run_once(&self, seq: &mut u64, pts_offset: Duration, last_pts: &mut Duration) -> Result<RunEnd, String> {
+    fn run_once(&self, seq: &mut u64, mut pts_offset: Duration, last_pts: &mut Duration) -> Result<RunEnd, String> {
         let pipeline = gst::parse::launch(&self.launch)
             .map_err(|e| format!("cannot build pipeline: {e}"))?
             .downcast::<gst::Pipeline>()
@@ -236,6 +236,15 @@ impl CameraRunner {
                     gst::MessageView::Error(err) => {
                         let src = err.src().map(|s| s.path_string().to_string()).unwrap_or_default();
                         return Err(format!("{src}: {} ({})", err.error(), err.debug().unwrap_or_default()));
+                    }
+                    gst::MessageView::Eos(_) if self.looping && !self.live => {
+                        // Loop in place: a flushing seek back to the start keeps the pipeline, its
+                        // threads and buffers, instead of tearing everything down every pass.
+                        if pipeline.seek_simple(gst::SeekFlags::FLUSH | gst::SeekFlags::KEY_UNIT, gst::ClockTime::ZERO).is_err() {
+                            return Ok(RunEnd::Eos);
+                        }
+                        pts_offset += *last_pts + Duration::from_millis(100);
+                        tracing::debug!(camera = %self.id, "end of file, looping");
                     }
                     gst::MessageView::Eos(_) => return Ok(RunEnd::Eos),
                     _ => {}
@@ -287,7 +296,8 @@ impl CameraRunner {
                     }
                 }
                 None => {
-                    if sink.is_eos() {
+                    // A looping file's EOS arrives on the bus too and is handled there (seek).
+                    if sink.is_eos() && !(self.looping && !self.live) {
                         return Ok(RunEnd::Eos);
                     }
                     if last_frame.elapsed() > self.stall_timeout {
