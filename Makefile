@@ -22,14 +22,20 @@ deps: system-deps
 build: deps
 	$(CARGO) build --release --locked -p kaiteki
 
-var/sample.toml: config/sample.toml
+# The sample config, with a dashboard admin whose random password is made on first use (no default
+# passwords, even on a demo): see var/dashboard-password.
+var/sample.toml: config/sample.toml | build
 	@mkdir -p var
-	@sed "s#@SAMPLE_VIDEO@#$(CURDIR)/.deps/media/vtest.avi#" config/sample.toml > var/sample.toml
+	@sed "s#@SAMPLE_VIDEO@#$(CURDIR)/.deps/media/vtest.avi#" config/sample.toml > var/sample.toml.tmp
+	@[ -s var/dashboard-password ] || (umask 077; head -c 18 /dev/urandom | base64 | tr -d '/+=\n' > var/dashboard-password)
+	@$(BIN) user add --name admin --role admin --password-stdin < var/dashboard-password >> var/sample.toml.tmp
+	@mv var/sample.toml.tmp var/sample.toml
 
 run: build var/sample.toml
 	@(command -v mosquitto >/dev/null && ! (exec 3<>/dev/tcp/127.0.0.1/1883) 2>/dev/null && \
 	  (mosquitto -c scripts/mosquitto-local.conf -d && echo "started a local mosquitto on 127.0.0.1:1883")) || true
-	@echo "dashboard/API: http://127.0.0.1:8080/api/status  metrics: http://127.0.0.1:8080/metrics"
+	@echo "dashboard: http://127.0.0.1:8080/  (user admin, password in var/dashboard-password: $$(cat var/dashboard-password))"
+	@echo "API: http://127.0.0.1:8080/api/status  metrics: http://127.0.0.1:8080/metrics"
 	$(BIN) run -c var/sample.toml
 
 check: build var/sample.toml
