@@ -89,6 +89,12 @@ pub struct Scoped<T> {
     pub inner: T,
 }
 
+impl<T> Scoped<T> {
+    pub fn new(camera: &str, inner: T) -> Self {
+        Self { camera: camera.to_string(), inner }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Envelope {
     pub schema: &'static str,

@@ -90,10 +90,7 @@ impl Gate {
         thumbnail(frame, &mut self.thumb);
         let infer = match &self.reference {
             None => true,
-            Some(r) if self.skipped >= max_skip => {
-                let _ = r;
-                true
-            }
+            Some(_) if self.skipped >= max_skip => true,
             Some(r) => {
                 let changed = r.iter().zip(&self.thumb).filter(|(a, b)| a.abs_diff(**b) > pixel_delta).count();
                 changed as f32 / self.thumb.len() as f32 > changed_fraction

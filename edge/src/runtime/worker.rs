@@ -137,13 +137,12 @@ impl ModelWorker {
                         .collect();
                     self.feed.set_crowd_now(serde_json::json!({ "zones": zones }));
                 }
-                let camera = frame.camera.to_string();
-                let scoped = |inner| Scoped { camera: camera.clone(), inner };
+                let cam = &*frame.camera;
                 let mut bodies: Vec<EventBody> = Vec::new();
-                bodies.extend(out.conflicts_closed.into_iter().map(|c| EventBody::NearMiss(scoped(c))));
-                bodies.extend(out.crowd_level_changes.into_iter().map(|c| EventBody::CrowdLevel(Scoped { camera: camera.clone(), inner: c })));
-                bodies.extend(out.crowd_minute.into_iter().map(|c| EventBody::CrowdMinute(Scoped { camera: camera.clone(), inner: c })));
-                bodies.extend(out.hourly_near_miss.into_iter().map(|c| EventBody::NearMissHourly(Scoped { camera: camera.clone(), inner: c })));
+                bodies.extend(out.conflicts_closed.into_iter().map(|c| EventBody::NearMiss(Scoped::new(cam, c))));
+                bodies.extend(out.crowd_level_changes.into_iter().map(|c| EventBody::CrowdLevel(Scoped::new(cam, c))));
+                bodies.extend(out.crowd_minute.into_iter().map(|c| EventBody::CrowdMinute(Scoped::new(cam, c))));
+                bodies.extend(out.hourly_near_miss.into_iter().map(|c| EventBody::NearMissHourly(Scoped::new(cam, c))));
                 for body in bodies {
                     self.metrics.events_emitted.get_or_create(&KindLabels { kind: body.kind().as_str().into() }).inc();
                     self.emitter.emit(frame.captured_at, body);

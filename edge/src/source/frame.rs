@@ -76,33 +76,22 @@ impl Frame {
         stride: usize,
         buffer: gstreamer::buffer::MappedBuffer<gstreamer::buffer::Readable>,
     ) -> Option<Self> {
-        FrameView::new(width, height, stride, buffer.as_slice())?;
-        Some(Self {
-            camera,
-            seq,
-            pts,
-            captured_at: std::time::SystemTime::now(),
-            width,
-            height,
-            stride,
-            pixels: Pixels::Gst(buffer),
-        })
+        Self::checked(camera, seq, pts, width, height, stride, Pixels::Gst(buffer))
     }
 
     /// A frame from packed RGB8 pixels (`stride == width * 3`).
     pub fn from_rgb(camera: Arc<str>, seq: u64, pts: Duration, width: u32, height: u32, data: Vec<u8>) -> Option<Self> {
-        let stride = width as usize * 3;
-        FrameView::new(width, height, stride, &data)?;
-        Some(Self {
-            camera,
-            seq,
-            pts,
-            captured_at: std::time::SystemTime::now(),
-            width,
-            height,
-            stride,
-            pixels: Pixels::Owned(data),
-        })
+        Self::checked(camera, seq, pts, width, height, width as usize * 3, Pixels::Owned(data))
+    }
+
+    /// Builds a frame only if its pixels really cover `height` rows of `stride` bytes.
+    fn checked(camera: Arc<str>, seq: u64, pts: Duration, width: u32, height: u32, stride: usize, pixels: Pixels) -> Option<Self> {
+        let data = match &pixels {
+            Pixels::Gst(b) => b.as_slice(),
+            Pixels::Owned(v) => v.as_slice(),
+        };
+        FrameView::new(width, height, stride, data)?;
+        Some(Self { camera, seq, pts, captured_at: std::time::SystemTime::now(), width, height, stride, pixels })
     }
 
     pub fn width(&self) -> u32 {
