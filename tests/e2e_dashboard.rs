@@ -61,18 +61,7 @@ realtime = false
 classes = ["person", "bicycle", "car", "motorcycle", "bus", "truck"]
 [cameras.campus.summary]
 interval_s = 10
-[cameras.campus.analytics.calibration]
-points = [
-  {{ image = [0, 576], ground = [0, 0] }},
-  {{ image = [768, 576], ground = [10, 0] }},
-  {{ image = [768, 100], ground = [16, 18] }},
-  {{ image = [0, 100], ground = [-6, 18] }},
-]
-[[cameras.campus.analytics.zones]]
-id = "road"
-kind = "crowd"
-space = "image"
-polygon = [[0, 185], [768, 95], [768, 480], [0, 250]]
+{analytics}
 [mqtt]
 port = {broker_port}
 [http]
@@ -86,6 +75,7 @@ login_rate_limit = {{ max_attempts = 5, window_s = 300 }}
         state = dir.join("state").display(),
         manifest = repo_path("models/centernet_human_512.toml"),
         video = media("vtest.avi").display(),
+        analytics = vtest_analytics("campus"),
     );
     let path = dir.join("kaiteki-dashboard.toml");
     std::fs::write(&path, cfg).unwrap();

@@ -38,20 +38,7 @@ classes = ["person", "bicycle", "car", "motorcycle", "bus", "truck"]
 gate = {gate}
 [cameras.campus.summary]
 interval_s = 10
-# Ground plane of vtest.avi, approximate (README: "Calibrating the sample video"): the image corners of
-# the lower and upper frame edge mapped to metres, scaled from pedestrian heights.
-[cameras.campus.analytics.calibration]
-points = [
-  {{ image = [0, 576], ground = [0, 0] }},
-  {{ image = [768, 576], ground = [10, 0] }},
-  {{ image = [768, 100], ground = [16, 18] }},
-  {{ image = [0, 100], ground = [-6, 18] }},
-]
-[[cameras.campus.analytics.zones]]
-id = "road"
-kind = "crowd"
-space = "image"
-polygon = [[0, 185], [768, 95], [768, 480], [0, 250]]
+{analytics}
 [mqtt]
 port = {broker_port}
 [http]
@@ -61,6 +48,7 @@ listen = "127.0.0.1:{http_port}"
         state = dir.join("state").display(),
         manifest = repo_path("models/centernet_human_512.toml"),
         video = media("vtest.avi").display(),
+        analytics = vtest_analytics("campus"),
     );
     let path = dir.join(format!("kaiteki-{backend}.toml"));
     std::fs::write(&path, cfg).unwrap();

@@ -248,3 +248,23 @@ pub fn start_daemon(dir: &Path, config: &Path, extra: &[&str]) -> Proc {
 pub fn repo_path(rel: &str) -> String {
     repo_root().join(rel).canonicalize().unwrap_or_else(|e| panic!("{rel}: {e}")).display().to_string()
 }
+
+/// `[cameras.<camera>.analytics]` for vtest.avi: the approximate ground plane documented in the README
+/// ("Calibrating the sample video") and a crowd zone over the road.
+pub fn vtest_analytics(camera: &str) -> String {
+    format!(
+        r#"[cameras.{camera}.analytics.calibration]
+points = [
+  {{ image = [0, 576], ground = [0, 0] }},
+  {{ image = [768, 576], ground = [10, 0] }},
+  {{ image = [768, 100], ground = [16, 18] }},
+  {{ image = [0, 100], ground = [-6, 18] }},
+]
+[[cameras.{camera}.analytics.zones]]
+id = "road"
+kind = "crowd"
+space = "image"
+polygon = [[0, 185], [768, 95], [768, 480], [0, 250]]
+"#
+    )
+}
