@@ -24,7 +24,7 @@
     else {
       const fix = g.fix || 'none';
       const sub = (g.lat !== undefined && g.lat !== null) ? fmtNum(g.lat, 5) + ', ' + fmtNum(g.lon, 5) + (g.satellites !== undefined ? ' · ' + t('overview.sats', { n: g.satellites }) : '') : '';
-      gnss = card('overview.gnss', tv('gnss', fix), sub, fix === 'none' ? 'bad' : 'ok');
+      gnss = card('overview.gnss', tv('gnss', fix), fix === 'none' && g.reason ? g.reason : sub, fix === 'none' ? 'bad' : 'ok');
     }
     return [
       card('overview.uptime', fmtDuration(ov.uptime_s), ov.version ? t('overview.version', { v: ov.version }) : ''),

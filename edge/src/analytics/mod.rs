@@ -1,10 +1,11 @@
-//! Per-camera analytics on top of tracking: ground tracks, near-miss detection, crowd levels.
+//! Per-camera analytics on top of tracking: ground tracks, near-miss detection, crowd levels, road damage.
 
 pub mod config;
 pub mod crowd;
 mod facade;
 pub mod ground_track;
 pub mod near_miss;
+pub mod road_damage;
 pub mod road_user;
 
 #[cfg(test)]

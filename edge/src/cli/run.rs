@@ -29,6 +29,8 @@ pub fn run(path: &Path, until_sources_end: bool) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
+    // Entered so that start() can spawn the GNSS source's tasks on it.
+    let _rt_guard = rt.enter();
     let mut running = kaiteki::runtime::start(&loaded)?;
     let state = running.state.clone();
     state.feed.set_check_result(report.notes.iter().map(|n| format!("note: {n}")).collect());

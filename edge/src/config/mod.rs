@@ -53,6 +53,13 @@ pub struct Config {
     /// Operator, contact and purpose for the privacy manifest (`/api/privacy`, MQTT `…/privacy`).
     #[serde(default)]
     pub privacy: crate::privacy::PrivacyConfig,
+    /// GNSS receiver (serial NMEA, gpsd, a log file) or a recorded drive's NMEA log replayed with its
+    /// video: positions for road damage. Absent: no positions (and events say so).
+    #[serde(default)]
+    pub gnss: Option<crate::gnss::GnssConfig>,
+    /// Ride roughness from an accelerometer (IRI per segment, impacts); needs `[gnss]` for distance.
+    #[serde(default)]
+    pub roughness: Option<crate::roughness::RoughnessConfig>,
 }
 
 /// Where the appliance keeps its state (sequence numbers, outbox, records).
@@ -121,6 +128,24 @@ impl LoadedConfig {
             return above;
         }
         PathBuf::from("/usr/share/kaiteki/pipelines")
+    }
+
+    /// The roughness settings with the accelerometer path resolved against the config file's folder.
+    pub fn roughness(&self) -> Option<crate::roughness::RoughnessConfig> {
+        let mut r = self.config.roughness.clone()?;
+        r.source.path = self.resolve(&r.source.path);
+        Some(r)
+    }
+
+    /// The GNSS settings with file paths resolved against the config file's folder.
+    pub fn gnss(&self) -> Option<crate::gnss::GnssConfig> {
+        use crate::gnss::GnssSourceConfig as S;
+        let mut g = self.config.gnss.clone()?;
+        match &mut g.source {
+            S::Serial { path, .. } | S::File { path, .. } | S::Replay { path, .. } => *path = self.resolve(path),
+            S::Tcp { .. } => {}
+        }
+        Some(g)
     }
 
     pub fn state_dir(&self) -> PathBuf {

@@ -57,6 +57,19 @@ impl LoadedConfig {
 
         let pipelines_dir = self.pipelines_dir();
         let mut used_models = BTreeSet::new();
+        if let Some(rough) = self.roughness().filter(|r| r.enabled) {
+            for problem in rough.validate() {
+                r.problems.push(self.diag_near("[roughness", format!("roughness: {problem}")));
+            }
+            if cfg.gnss.is_none() {
+                r.problems.push(self.diag_near("[roughness", "roughness needs [gnss]: segments are measured in distance travelled"));
+            }
+        }
+        if let Some(g) = &self.gnss() {
+            for problem in g.validate() {
+                r.problems.push(self.diag_near("[gnss", problem));
+            }
+        }
         for (id, cam) in &cfg.cameras {
             let here = |msg: String| self.diag_near(&format!("[cameras.{id}"), msg);
             if !is_valid_id(id) {
@@ -112,6 +125,26 @@ impl LoadedConfig {
                         "camera {id}: calibration from {} points: reprojection error {:.3} m RMS, {:.3} m max (point {}); {:.1} px RMS",
                         rep.points, rep.ground_rms_m, rep.ground_max_m, rep.worst_point + 1, rep.image_rms_px
                     ));
+                }
+            }
+
+            if let Some(rd) = &cam.road_damage {
+                let here = |msg: String| self.diag_near(&format!("[cameras.{id}.road_damage"), msg);
+                for problem in rd.validate() {
+                    r.problems.push(here(format!("camera {id}: road_damage: {problem}")));
+                }
+                if let Some(m) = manifest {
+                    if !rd.classes.keys().any(|c| m.classes.iter().any(|k| &**k == c.as_str())) {
+                        let want: Vec<&str> = rd.classes.keys().map(String::as_str).collect();
+                        r.problems.push(here(format!(
+                            "camera {id}: road_damage: model `{model}` has none of the damage classes {} (its classes: {})",
+                            want.join(", "),
+                            m.classes.iter().take(8).map(|c| &**c).collect::<Vec<_>>().join(", ")
+                        )));
+                    }
+                }
+                if rd.calibration.is_none() {
+                    r.notes.push(format!("camera {id}: road_damage without calibration: no sizes, no triage and no positions"));
                 }
             }
 

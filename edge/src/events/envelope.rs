@@ -25,6 +25,12 @@ pub enum EventKind {
     CrowdMinute,
     /// A crew's mark on a road-damage record (verified, false positive, repaired), from the dashboard.
     DamageMark,
+    /// A road-damage record created, observed again, or judged possibly repaired.
+    RoadDamage,
+    /// Ride roughness (IRI estimate) of one road segment, from the accelerometer.
+    Roughness,
+    /// A sharp vertical jolt felt by the vehicle (pothole, broken joint).
+    RoadImpact,
 }
 
 impl EventKind {
@@ -36,6 +42,9 @@ impl EventKind {
             EventKind::CrowdLevel => "crowd_level",
             EventKind::CrowdMinute => "crowd_minute",
             EventKind::DamageMark => "damage_mark",
+            EventKind::RoadDamage => "road_damage",
+            EventKind::Roughness => "roughness",
+            EventKind::RoadImpact => "road_impact",
         }
     }
 
@@ -43,8 +52,13 @@ impl EventKind {
     pub fn priority(&self) -> crate::outbox::Priority {
         use crate::outbox::Priority;
         match self {
-            EventKind::NearMiss => Priority::High,
-            EventKind::CrowdLevel | EventKind::CrowdMinute | EventKind::NearMissHourly | EventKind::DamageMark => {
+            EventKind::NearMiss | EventKind::RoadDamage => Priority::High,
+            EventKind::CrowdLevel
+            | EventKind::CrowdMinute
+            | EventKind::NearMissHourly
+            | EventKind::DamageMark
+            | EventKind::Roughness
+            | EventKind::RoadImpact => {
                 Priority::Normal
             }
             EventKind::SceneSummary => Priority::Low,
@@ -66,6 +80,10 @@ pub enum EventBody {
     /// One-minute crowd aggregate of a zone (FIWARE CrowdFlowObserved-shaped).
     CrowdMinute(Scoped<crate::analytics::CrowdAggregate>),
     DamageMark(crate::dashboard::DamageMark),
+    /// A road-damage record after a change, with the observation that caused it.
+    RoadDamage(crate::analytics::road_damage::RoadDamageEvent),
+    Roughness(crate::runtime::roughness::RoughnessReport),
+    RoadImpact(crate::runtime::roughness::ImpactReport),
 }
 
 impl EventBody {
@@ -77,6 +95,9 @@ impl EventBody {
             EventBody::CrowdLevel(_) => EventKind::CrowdLevel,
             EventBody::CrowdMinute(_) => EventKind::CrowdMinute,
             EventBody::DamageMark(_) => EventKind::DamageMark,
+            EventBody::RoadDamage(_) => EventKind::RoadDamage,
+            EventBody::Roughness(_) => EventKind::Roughness,
+            EventBody::RoadImpact(_) => EventKind::RoadImpact,
         }
     }
 }

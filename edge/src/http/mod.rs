@@ -130,7 +130,7 @@ pub fn status_json(s: &AppState) -> serde_json::Value {
             "dropped": ob.dropped,
             "corrupt": ob.corrupt,
         },
-        "gnss": null,
+        "gnss": gnss_json(s),
         "mqtt": {
             "connected": s.mqtt.connected.load(Ordering::Relaxed),
             "published": s.mqtt.published.load(Ordering::Relaxed),
@@ -139,6 +139,33 @@ pub fn status_json(s: &AppState) -> serde_json::Value {
             "last_error": s.mqtt.last_error.lock().clone(),
         },
     })
+}
+
+/// The overview's GNSS card: `fix` is none, 3d or rtk (the dashboard's vocabulary), plus the receiver's
+/// own state and why there is no fix. `null` when no GNSS is configured.
+fn gnss_json(s: &AppState) -> serde_json::Value {
+    let Some(h) = &s.gnss else {
+        return serde_json::Value::Null;
+    };
+    let now = std::time::SystemTime::now();
+    let st = serde_json::to_value(h.status(now)).unwrap_or_default();
+    let mut v = serde_json::json!({ "status": st });
+    match h.current(now) {
+        Ok(f) => {
+            let q = serde_json::to_value(f.quality).unwrap_or_default();
+            let rtk = q.as_str().is_some_and(|q| q.starts_with("rtk"));
+            v["fix"] = if rtk { "rtk" } else { "3d" }.into();
+            v["lat"] = f.lat.into();
+            v["lon"] = f.lon.into();
+            v["satellites"] = serde_json::to_value(f.satellites).unwrap_or_default();
+            v["uncertainty_m"] = f.uncertainty_m.into();
+        }
+        Err(why) => {
+            v["fix"] = "none".into();
+            v["reason"] = why.to_string().into();
+        }
+    }
+    v
 }
 
 /// Serves until `shutdown` resolves.

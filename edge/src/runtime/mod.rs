@@ -6,6 +6,8 @@
 
 pub mod delivery;
 pub mod gate;
+pub mod pose;
+pub mod roughness;
 pub mod worker;
 
 use std::collections::HashMap;
@@ -26,6 +28,7 @@ use crate::source::pipeline_def::{definition_path, PipelineDef};
 use crate::source::status::{CameraState, CameraStatus};
 
 use gate::Gate;
+use pose::PoseSource;
 use worker::{CameraSlot, ModelWorker};
 
 /// A loaded model, as `/api/status` shows it.
@@ -53,6 +56,9 @@ pub struct AppState {
     /// Crew marks become events; see [`Running::stop_threads`] for why the emitter can be taken away.
     pub marks: crate::dashboard::MarkSink,
     pub privacy: crate::privacy::PrivacyManifest,
+    /// The live GNSS receiver's state (None: no receiver, or a replay).
+    pub gnss: Option<crate::gnss::GnssHandle>,
+    pub records: Option<crate::analytics::road_damage::SharedRecords>,
 }
 
 /// The running daemon's threads and channels.
@@ -64,6 +70,9 @@ pub struct Running {
     mark_emitter: Arc<parking_lot::Mutex<Option<Emitter>>>,
     camera_threads: Vec<std::thread::JoinHandle<()>>,
     worker_threads: Vec<std::thread::JoinHandle<()>>,
+    gnss_task: Option<crate::gnss::GnssSourceTask>,
+    /// Holds an emitter: aborted at shutdown so that the event channel can close.
+    roughness_task: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// Loads models and starts cameras and inference workers. Call from a thread that may block.
@@ -90,6 +99,8 @@ pub fn start(loaded: &LoadedConfig) -> anyhow::Result<Running> {
     metrics.set_outbox(outbox.clone());
     let shutdown = Arc::new(AtomicBool::new(false));
     let pipelines_dir = loaded.pipelines_dir();
+    let (pose, gnss, gnss_task) = start_gnss(loaded)?;
+    let records = open_records(cfg, &state_dir)?;
 
     // Frames of all cameras of one model go through one bounded channel: a short one, since a frame
     // waiting there is latency.
@@ -156,6 +167,15 @@ pub fn start(loaded: &LoadedConfig) -> anyhow::Result<Running> {
                 crate::events::summary::SummaryWindow::new(cam_id, &cam.summary),
             ),
         );
+        if let Some(rd) = &cam.road_damage {
+            let Some(store) = records.clone() else { bail!("camera {cam_id}: road-damage records are not open") };
+            let analytic = crate::analytics::road_damage::RoadDamageAnalytic::new(cam_id, rd.clone(), store)
+                .map_err(|e| anyhow::anyhow!("camera {cam_id}: {e}"))?;
+            if let Some(slot) = worker.cameras.get_mut(&id) {
+                slot.road_damage = Some(analytic);
+                slot.pose = pose.clone();
+            }
+        }
         if let Some(a) = &cam.analytics {
             let analytics = crate::analytics::SceneAnalytics::new(a.clone(), None)
                 .map_err(|e| anyhow::anyhow!("camera {cam_id}: analytics: {e}"))?;
@@ -177,6 +197,14 @@ pub fn start(loaded: &LoadedConfig) -> anyhow::Result<Running> {
             shutdown: shutdown.clone(),
         });
     }
+    let mut roughness_task = None;
+    if let Some(rough) = loaded.roughness().filter(|r| r.enabled) {
+        if tokio::runtime::Handle::try_current().is_err() {
+            bail!("roughness needs the async runtime (start() must run inside it)");
+        }
+        roughness_task = Some(roughness::spawn(rough, pose.clone(), emitter.clone()));
+        tracing::info!("ride roughness started");
+    }
     let mut worker_threads = Vec::new();
     for (_, (_tx, worker)) in workers {
         // The camera runners hold the senders; when they all end, the worker sees the channel close.
@@ -191,10 +219,30 @@ pub fn start(loaded: &LoadedConfig) -> anyhow::Result<Running> {
     // event channel closes once the cameras and workers are gone.
     let mark_emitter: Arc<parking_lot::Mutex<Option<Emitter>>> = Arc::new(parking_lot::Mutex::new(Some(emitter.clone())));
     let me = mark_emitter.clone();
-    let marks: crate::dashboard::MarkSink = Arc::new(move |m: crate::dashboard::DamageMark| match me.lock().as_ref() {
-        Some(e) => e.emit(std::time::SystemTime::now(), crate::events::EventBody::DamageMark(m)),
-        None => tracing::warn!(record = %m.record_id, "crew mark arrived during shutdown; not published"),
+    let mark_records = records.clone();
+    let marks: crate::dashboard::MarkSink = Arc::new(move |m: crate::dashboard::DamageMark| {
+        if let Some(store) = &mark_records {
+            use crate::analytics::road_damage::RecordStatus;
+            let status = match m.status {
+                crate::dashboard::MarkStatus::Verified => RecordStatus::Verified,
+                crate::dashboard::MarkStatus::FalsePositive => RecordStatus::FalsePositive,
+                crate::dashboard::MarkStatus::Repaired => RecordStatus::Repaired,
+            };
+            if let Err(e) = store.lock().mark(&m.record_id, status) {
+                tracing::warn!(error = %e, "crew mark on a record this device does not hold");
+            }
+        }
+        match me.lock().as_ref() {
+            Some(e) => e.emit(std::time::SystemTime::now(), crate::events::EventBody::DamageMark(m)),
+            None => tracing::warn!(record = %m.record_id, "crew mark arrived during shutdown; not published"),
+        }
     });
+    if let Some(store) = &records {
+        // The dashboard lists what earlier runs found.
+        for rec in store.lock().all() {
+            feed.upsert_damage_record(serde_json::to_value(&rec).unwrap_or_default());
+        }
+    }
     let mut detects: Vec<String> = cfg
         .cameras
         .values()
@@ -209,6 +257,12 @@ pub fn start(loaded: &LoadedConfig) -> anyhow::Result<Running> {
     let mut publishes = vec!["scene_summary"];
     if cfg.cameras.values().any(|c| c.analytics.is_some()) {
         publishes.extend(["near_miss", "near_miss_hourly", "crowd_level", "crowd_minute"]);
+    }
+    if cfg.cameras.values().any(|c| c.road_damage.is_some()) {
+        publishes.push("road_damage");
+    }
+    if cfg.roughness.as_ref().is_some_and(|r| r.enabled) {
+        publishes.extend(["roughness", "road_impact"]);
     }
     if !cfg.http.dashboard.users.is_empty() {
         publishes.push("damage_mark");
@@ -234,6 +288,8 @@ pub fn start(loaded: &LoadedConfig) -> anyhow::Result<Running> {
         dashboard: cfg.http.dashboard.clone(),
         marks,
         privacy,
+        gnss,
+        records,
     });
     Ok(Running {
         state,
@@ -243,7 +299,39 @@ pub fn start(loaded: &LoadedConfig) -> anyhow::Result<Running> {
         mark_emitter,
         camera_threads,
         worker_threads,
+        gnss_task,
+        roughness_task,
     })
+}
+
+/// The camera pose source from `[gnss]`: a live receiver (needs the tokio runtime entered) or a replay.
+fn start_gnss(
+    loaded: &LoadedConfig,
+) -> anyhow::Result<(Arc<PoseSource>, Option<crate::gnss::GnssHandle>, Option<crate::gnss::GnssSourceTask>)> {
+    let Some(g) = loaded.gnss() else { return Ok((Arc::new(PoseSource::None), None, None)) };
+    if let crate::gnss::GnssSourceConfig::Replay { .. } = g.source {
+        let track = crate::gnss::FixTrack::from_config(&g).context("cannot read the GNSS replay log")?;
+        tracing::info!(fixes = track.len(), "GNSS replay loaded; positions follow the video timeline");
+        return Ok((Arc::new(PoseSource::Replay(track)), None, None));
+    }
+    let handle = crate::gnss::handle_for(&g);
+    let task = crate::gnss::spawn_source(&g, handle.clone()).context("cannot start the GNSS source")?;
+    tracing::info!(source = %g.source_name(), "GNSS source started");
+    Ok((Arc::new(PoseSource::Live(handle.clone())), Some(handle), Some(task)))
+}
+
+/// The road-damage records, when a camera looks for road damage.
+fn open_records(
+    cfg: &crate::config::Config,
+    state_dir: &std::path::Path,
+) -> anyhow::Result<Option<crate::analytics::road_damage::SharedRecords>> {
+    let Some(max) = cfg.cameras.values().filter(|c| c.enabled).filter_map(|c| c.road_damage.as_ref()).map(|r| r.max_records).max() else {
+        return Ok(None);
+    };
+    let store = crate::analytics::road_damage::RecordStore::open(state_dir, max)
+        .with_context(|| format!("cannot open the road-damage records in {}", state_dir.display()))?;
+    tracing::info!(records = store.len(), "road-damage records loaded");
+    Ok(Some(Arc::new(parking_lot::Mutex::new(store))))
 }
 
 impl Running {
@@ -267,5 +355,11 @@ impl Running {
             let _ = t.join();
         }
         self.mark_emitter.lock().take();
+        if let Some(t) = &self.gnss_task {
+            t.stop();
+        }
+        if let Some(t) = self.roughness_task.take() {
+            t.abort();
+        }
     }
 }

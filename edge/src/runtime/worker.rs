@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::events::summary::SummaryWindow;
+use crate::analytics::road_damage::RoadDamageAnalytic;
 use crate::analytics::SceneAnalytics;
 use crate::events::envelope::Scoped;
 use crate::events::{Emitter, EventBody};
@@ -19,6 +20,7 @@ use crate::source::status::CameraStatus;
 use crate::source::Frame;
 
 use super::gate::Gate;
+use super::pose::PoseSource;
 
 /// Per-camera state inside a worker.
 pub struct CameraSlot {
@@ -28,13 +30,27 @@ pub struct CameraSlot {
     pub classes: Vec<String>,
     pub summary: SummaryWindow,
     pub analytics: Option<SceneAnalytics>,
+    pub road_damage: Option<RoadDamageAnalytic>,
+    /// Where this camera is on the globe at each frame (GNSS), for road damage.
+    pub pose: Arc<PoseSource>,
     last: Vec<Detection>,
     fps: FpsMeter,
 }
 
 impl CameraSlot {
     pub fn new(status: Arc<CameraStatus>, gate: Gate, min_score: Option<f32>, classes: Vec<String>, summary: SummaryWindow) -> Self {
-        Self { status, gate, min_score, classes, summary, analytics: None, last: Vec::new(), fps: FpsMeter::new() }
+        Self {
+            status,
+            gate,
+            min_score,
+            classes,
+            summary,
+            analytics: None,
+            road_damage: None,
+            pose: Arc::new(PoseSource::None),
+            last: Vec::new(),
+            fps: FpsMeter::new(),
+        }
     }
 }
 
@@ -110,6 +126,14 @@ impl ModelWorker {
                 }
             }
             slot.status.frames_inferred.fetch_add(1, Ordering::Relaxed);
+            if let Some(rd) = slot.road_damage.as_mut() {
+                let pose = slot.pose.pose(frame.pts, frame.captured_at);
+                let out = rd.update(frame.pts.as_secs_f64(), frame.captured_at, (view.width, view.height), &slot.last, pose);
+                for ev in out.events {
+                    self.metrics.events_emitted.get_or_create(&KindLabels { kind: "road_damage".into() }).inc();
+                    self.emitter.emit(frame.captured_at, EventBody::RoadDamage(ev));
+                }
+            }
             // Tracking needs real observations: gated frames (reused detections) are not fed to it.
             if let Some(analytics) = slot.analytics.as_mut() {
                 let t0 = std::time::Instant::now();

@@ -62,6 +62,10 @@ pub struct CameraConfig {
     /// Tracking, ground plane, zones, near-miss and crowding (`[cameras.<id>.analytics]`); off when absent.
     #[serde(default)]
     pub analytics: Option<crate::analytics::AnalyticsConfig>,
+    /// Road damage (`[cameras.<id>.road_damage]`): damage labels, road region, calibration, triage,
+    /// merging across passes; off when absent. Needs a model whose classes include damage labels.
+    #[serde(default)]
+    pub road_damage: Option<crate::analytics::road_damage::RoadDamageConfig>,
 }
 
 fn yes() -> bool {

@@ -1,0 +1,234 @@
+//! Road damage end to end: a generated bus drive (video of a road with painted damage, and the
+//! drive's NMEA log), the fixture RDD model (models/fixtures, a real ONNX graph in YOLOv8 layout), a
+//! real broker and the real daemon, three passes over the same street.
+
+#[allow(dead_code)]
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use support::*;
+
+const W: u32 = 320;
+const H: u32 = 320;
+/// Top-down camera: 40 px per metre, ground x in [-4, 4] m (right), y in [2, 10] m ahead of the antenna.
+const PX_PER_M: f64 = 40.0;
+const FPS: u32 = 10;
+const SPEED: f64 = 5.0;
+const ROUTE_M: f64 = 100.0;
+const LAT0: f64 = 35.6074;
+const LON0: f64 = 140.1065;
+
+struct Damage {
+    north: f64,
+    east: f64,
+    size: f64,
+    rgb: [u8; 3],
+    class: &'static str,
+}
+
+fn street() -> Vec<Damage> {
+    vec![
+        Damage { north: 30.0, east: 0.5, size: 0.5, rgb: [10, 10, 10], class: "D40" },
+        Damage { north: 50.0, east: -1.5, size: 0.6, rgb: [20, 200, 20], class: "D10" },
+        Damage { north: 70.0, east: 1.0, size: 0.7, rgb: [220, 20, 20], class: "D00" },
+    ]
+}
+
+fn frames() -> u32 {
+    ((ROUTE_M / SPEED + 1.0) * f64::from(FPS)) as u32
+}
+
+/// Renders the drive to an AVI (MJPEG) with GStreamer.
+fn render_video(dir: &Path, name: &str, damage: &[Damage]) -> PathBuf {
+    let fdir = dir.join(format!("{name}-frames"));
+    std::fs::create_dir_all(&fdir).unwrap();
+    for i in 0..frames() {
+        let north = (SPEED * f64::from(i) / f64::from(FPS)).min(ROUTE_M);
+        let img = image::RgbImage::from_fn(W, H, |px, py| {
+            let x = (f64::from(px) + 0.5 - f64::from(W) / 2.0) / PX_PER_M;
+            let y = 2.0 + (f64::from(H) - f64::from(py) - 0.5) / PX_PER_M;
+            let (e, n) = (x, north + y);
+            for d in damage {
+                if (e - d.east).abs() < d.size / 2.0 && (n - d.north).abs() < d.size / 2.0 {
+                    return image::Rgb(d.rgb);
+                }
+            }
+            // Dashed white lane line at x = -3 m, and asphalt with a little texture.
+            if (x + 3.0).abs() < 0.08 && (n % 6.0) < 3.0 {
+                return image::Rgb([235, 235, 235]);
+            }
+            let t = ((e * 7.3).sin() * (n * 5.1).cos() * 6.0) as i16;
+            let g = (128 + t) as u8;
+            image::Rgb([g, g, g])
+        });
+        img.save(fdir.join(format!("f{i:05}.png"))).unwrap();
+    }
+    let out = dir.join(format!("{name}.avi"));
+    let st = Command::new("gst-launch-1.0")
+        .arg("-q")
+        .args(["multifilesrc", &format!("location={}/f%05d.png", fdir.display()), "index=0"])
+        .arg(format!("caps=image/png,framerate={FPS}/1"))
+        .args(["!", "pngdec", "!", "videoconvert", "!", "jpegenc", "quality=95", "!", "avimux", "!", "filesink"])
+        .arg(format!("location={}", out.display()))
+        .status()
+        .expect("gst-launch-1.0");
+    assert!(st.success(), "could not encode the drive video");
+    out
+}
+
+fn nmea_sentence(body: &str) -> String {
+    let cs = body.bytes().fold(0u8, |a, b| a ^ b);
+    format!("${body}*{cs:02X}\r\n")
+}
+
+fn ddmm(v: f64, width: usize) -> String {
+    let deg = v.abs().floor();
+    let min = (v.abs() - deg) * 60.0;
+    format!("{:0width$}{:07.4}", deg as u32, min, width = width)
+}
+
+/// The drive's NMEA log: RMC + GGA at 10 Hz, heading north at SPEED.
+fn nmea_log(dir: &Path) -> PathBuf {
+    let mut s = String::new();
+    let m_per_deg_lat = 110_950.0;
+    for i in 0..=(frames() + 10) {
+        let t = f64::from(i) / 10.0;
+        let north = (SPEED * t).min(ROUTE_M);
+        let lat = LAT0 + north / m_per_deg_lat;
+        let secs = 3600.0 + t; // 01:00:00.0 UTC onwards
+        let hms = format!("{:02}{:02}{:05.2}", (secs / 3600.0) as u32, ((secs % 3600.0) / 60.0) as u32, secs % 60.0);
+        let (la, lo) = (ddmm(lat, 2), ddmm(LON0, 3));
+        let knots = SPEED / 0.514_444;
+        s += &nmea_sentence(&format!("GPRMC,{hms},A,{la},N,{lo},E,{knots:.2},0.0,251126,,,A"));
+        s += &nmea_sentence(&format!("GPGGA,{hms},{la},N,{lo},E,1,10,0.8,12.0,M,39.0,M,,"));
+    }
+    let p = dir.join("drive.nmea");
+    std::fs::write(&p, s).unwrap();
+    p
+}
+
+fn config(dir: &Path, video: &Path, nmea: &Path, broker: u16, http: u16) -> PathBuf {
+    let cal = |x: f64, y: f64| format!("{{ image = [{}, {}], ground = [{x}, {y}] }}", f64::from(W) / 2.0 + x * PX_PER_M, f64::from(H) - (y - 2.0) * PX_PER_M);
+    let text = format!(
+        r#"
+device_id = "e2e-bus"
+pipelines_dir = "{pipelines}"
+[storage]
+state_dir = "{state}"
+[models.rdd]
+manifest = "{manifest}"
+backend = "tract"
+threads = 1
+[cameras.bus]
+pipeline = "file"
+params = {{ uri = "file://{video}" }}
+model = "rdd"
+realtime = false
+[cameras.bus.detect]
+gate = {{ mode = "every_frame" }}
+[cameras.bus.road_damage]
+missed_passes = 1
+[cameras.bus.road_damage.calibration]
+points = [{a}, {b}, {c}, {d}]
+[gnss]
+source = {{ kind = "replay", path = "{nmea}" }}
+[mqtt]
+port = {broker}
+[http]
+listen = "127.0.0.1:{http}"
+"#,
+        pipelines = repo_path("pipelines"),
+        state = dir.join("state").display(),
+        manifest = repo_path("models/fixtures/rdd_fixture_yolov8.toml"),
+        video = video.display(),
+        nmea = nmea.display(),
+        a = cal(-4.0, 2.0),
+        b = cal(4.0, 2.0),
+        c = cal(4.0, 10.0),
+        d = cal(-4.0, 10.0),
+    );
+    let p = dir.join("bus.toml");
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+/// One pass: runs the daemon over a video until it ends; returns the `road_damage` events published.
+fn pass(dir: &Path, video: &Path, nmea: &Path) -> Vec<serde_json::Value> {
+    let broker = Broker::start(dir);
+    let sub = Subscriber::start(broker.port, "kaiteki/v1/#");
+    let cfg = config(dir, video, nmea, broker.port, free_port());
+    let mut daemon = start_daemon(dir, &cfg, &["--until-sources-end"]);
+    let exit = daemon.wait_exit(Duration::from_secs(300)).unwrap_or_else(|| panic!("daemon did not finish: {}", daemon.log_text()));
+    let log = daemon.log_text();
+    assert!(exit.success(), "daemon failed: {log}");
+    assert!(!log.contains("panicked"), "{log}");
+    std::thread::sleep(Duration::from_millis(500));
+    sub.on_topic("/events/road_damage")
+}
+
+fn by_class<'a>(events: &'a [serde_json::Value], class: &str) -> Vec<&'a serde_json::Value> {
+    events.iter().filter(|e| e["data"]["class"] == class).collect()
+}
+
+#[test]
+fn three_passes_one_record_per_damage_joined_then_possibly_repaired() {
+    let dir = test_dir();
+    let nmea = nmea_log(dir.path());
+    let full = render_video(dir.path(), "full", &street());
+    let mut patched = street();
+    patched.remove(1); // the transverse crack (D10) was repaired before the third pass
+    let patched = render_video(dir.path(), "patched", &patched);
+
+    // Pass 1: one record per damage, despite each being seen on ~16 frames.
+    let first = pass(dir.path(), &full, &nmea);
+    assert_eq!(first.len(), 3, "{first:#?}");
+    let m_per_deg_lat = 110_950.0;
+    let m_per_deg_lon = m_per_deg_lat * LAT0.to_radians().cos();
+    let mut ids = std::collections::HashMap::new();
+    for d in street() {
+        let evs = by_class(&first, d.class);
+        assert_eq!(evs.len(), 1, "{}: {first:#?}", d.class);
+        let e = evs[0];
+        assert_eq!(e["schema"], "kaiteki.event.v1");
+        let data = &e["data"];
+        assert_eq!(data["change"], "created", "{data}");
+        assert!(data["observation"]["frames"].as_u64().unwrap() >= 8, "{data}");
+        // Geotagged within a metre and a half of where it was painted.
+        let (lat, lon) = (data["position"]["lat"].as_f64().unwrap(), data["position"]["lon"].as_f64().unwrap());
+        let dn = (lat - LAT0) * m_per_deg_lat - d.north;
+        let de = (lon - LON0) * m_per_deg_lon - d.east;
+        assert!(dn.hypot(de) < 1.5, "{}: {dn:.2} m north, {de:.2} m east off: {data}", d.class);
+        assert!(data["position"]["uncertainty_m"].as_f64().unwrap() > 0.0);
+        assert!((data["observation"]["speed_mps"].as_f64().unwrap() - SPEED).abs() < 0.2, "{data}");
+        assert_eq!(data["observation"]["heading_deg"].as_f64().unwrap().round(), 0.0);
+        // Size on the ground plane, through the detector's box.
+        let size = data["severity"]["size_m"].as_f64().unwrap();
+        assert!((size - d.size).abs() < 0.15 * d.size + 0.05, "{}: size {size} vs {}: {data}", d.class, d.size);
+        ids.insert(d.class, data["record_id"].as_str().unwrap().to_string());
+    }
+    let pothole = &by_class(&first, "D40")[0]["data"];
+    assert_eq!(pothole["triage"], "repair_needed", "a 0.5 m pothole needs repair: {pothole}");
+
+    // Pass 2: the same street again joins the same records.
+    let second = pass(dir.path(), &full, &nmea);
+    assert_eq!(second.len(), 3, "{second:#?}");
+    for e in &second {
+        let d = &e["data"];
+        assert_eq!(d["change"], "observed", "{d}");
+        assert_eq!(d["record_id"].as_str().unwrap(), ids[d["class"].as_str().unwrap()], "{d}");
+        assert_eq!(d["observations"], 2, "{d}");
+    }
+
+    // Pass 3: the repaired crack is missed on its pass and becomes "possibly repaired".
+    let third = pass(dir.path(), &patched, &nmea);
+    let repaired: Vec<_> = third.iter().filter(|e| e["data"]["change"] == "possibly_repaired").collect();
+    assert_eq!(repaired.len(), 1, "{third:#?}");
+    assert_eq!(repaired[0]["data"]["record_id"].as_str().unwrap(), ids["D10"]);
+    assert_eq!(repaired[0]["data"]["status"], "possibly_repaired");
+    let observed: Vec<_> = third.iter().filter(|e| e["data"]["change"] == "observed").collect();
+    assert_eq!(observed.len(), 2, "{third:#?}");
+    assert!(third.iter().all(|e| e["data"]["change"] != "created"), "{third:#?}");
+}
