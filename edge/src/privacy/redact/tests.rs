@@ -228,3 +228,10 @@ fn grown_rect_clamps_and_rounds_outwards() {
     let _ = Arc::<str>::from("keep imports honest");
 }
 
+/// A real redacted image of a `w`×`h` gradient (for tests of its consumers).
+pub(crate) fn sample_image(w: u32, h: u32) -> RedactedImage {
+    let dir = tempfile::tempdir().unwrap();
+    let data: Vec<u8> = (0..w * h * 3).map(|i| (i % 251) as u8).collect();
+    let frame = FrameView::new(w, h, w as usize * 3, &data).unwrap();
+    redactor(dir.path(), frame, vec![], vec![], (false, false), RedactOptions::default()).redact(frame).unwrap()
+}
