@@ -96,6 +96,15 @@ enum DecoderKind {
     Yolov8,
     Yolov5,
     Nanodet,
+    Blazeface,
+}
+
+/// One level of SSD-style anchors: a `grid`×`grid` lattice over the input with `per_cell` anchors per cell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnchorLevel {
+    pub grid: u32,
+    pub per_cell: u32,
 }
 
 /// How to turn the model's outputs into boxes.
@@ -109,6 +118,8 @@ pub enum DecoderSpec {
     Yolov5 { tensor: Option<String> },
     /// NanoDet GFL head: per stride, scores `[1,n,C]` and distributions `[1,n,4*(reg_max+1)]`.
     Nanodet { strides: Vec<u32>, reg_max: u32 },
+    /// MediaPipe BlazeFace: score logits and dx,dy,w,h regressors per anchor (see `decode::blazeface`).
+    Blazeface { anchors: Vec<AnchorLevel> },
 }
 
 impl DecoderSpec {
@@ -118,6 +129,7 @@ impl DecoderSpec {
             DecoderSpec::Yolov8 { .. } => "yolov8",
             DecoderSpec::Yolov5 { .. } => "yolov5",
             DecoderSpec::Nanodet { .. } => "nanodet",
+            DecoderSpec::Blazeface { .. } => "blazeface",
         }
     }
 }
@@ -196,6 +208,7 @@ struct RawOutput {
     coords: Option<Spanned<Coords>>,
     strides: Option<Spanned<Vec<u32>>>,
     reg_max: Option<Spanned<u32>>,
+    anchors: Option<Spanned<Vec<AnchorLevel>>>,
     max_detections: Option<Spanned<usize>>,
 }
 
@@ -383,6 +396,7 @@ fn validate_output(raw: RawOutput, p: &mut Problems) -> Option<OutputSpec> {
         DecoderKind::Yolov8 => "yolov8",
         DecoderKind::Yolov5 => "yolov5",
         DecoderKind::Nanodet => "nanodet",
+        DecoderKind::Blazeface => "blazeface",
     };
     // Keys that belong to another decoder are mistakes (likely a copied manifest), not silently ignored.
     let mut not_for = |key: &str, span: Option<Range<usize>>, allowed: &[DecoderKind]| {
@@ -398,6 +412,7 @@ fn validate_output(raw: RawOutput, p: &mut Problems) -> Option<OutputSpec> {
     not_for("coords", raw.coords.as_ref().map(|s| s.span()), &[EndToEnd]);
     not_for("strides", raw.strides.as_ref().map(|s| s.span()), &[Nanodet]);
     not_for("reg_max", raw.reg_max.as_ref().map(|s| s.span()), &[Nanodet]);
+    not_for("anchors", raw.anchors.as_ref().map(|s| s.span()), &[Blazeface]);
 
     let tensor = raw.tensor.as_ref().map(|s| s.get_ref().clone());
     let decoder = match raw.decoder {
@@ -423,6 +438,7 @@ fn validate_output(raw: RawOutput, p: &mut Problems) -> Option<OutputSpec> {
             }
             DecoderSpec::Nanodet { strides, reg_max }
         }
+        Blazeface => DecoderSpec::Blazeface { anchors: validate_anchors(raw.anchors.as_ref(), p)? },
     };
     let max_detections = raw.max_detections.as_ref().map(|s| *s.get_ref()).unwrap_or(DEFAULT_MAX_DETECTIONS);
     if let Some(m) = &raw.max_detections {
@@ -431,6 +447,20 @@ fn validate_output(raw: RawOutput, p: &mut Problems) -> Option<OutputSpec> {
         }
     }
     Some(OutputSpec { decoder, max_detections })
+}
+
+/// Anchor levels are required for blazeface: the grid is not visible in the model's output shapes alone.
+fn validate_anchors(raw: Option<&Spanned<Vec<AnchorLevel>>>, p: &mut Problems) -> Option<Vec<AnchorLevel>> {
+    let Some(raw) = raw else {
+        p.nowhere("decoder \"blazeface\" needs `anchors` in [output], e.g. [{grid = 16, per_cell = 2}, {grid = 8, per_cell = 6}]");
+        return None;
+    };
+    let levels = raw.get_ref();
+    if levels.is_empty() || levels.iter().any(|l| l.grid == 0 || l.grid > 1024 || l.per_cell == 0 || l.per_cell > 64) {
+        p.at(raw.span(), "`anchors` must be a non-empty list of {grid = 1..=1024, per_cell = 1..=64}");
+        return None;
+    }
+    Some(levels.clone())
 }
 
 fn validate_thresholds(raw: &RawThresholds, p: &mut Problems) -> Thresholds {
@@ -590,6 +620,22 @@ names = ["person", "car"]
         assert_eq!(got[0].0.map(|p| p.0), Some(11), "{got:?}");
         let (_dir, r) = load(&good("xyz"));
         assert!(places(&r.unwrap_err())[0].1.contains("64 hexadecimal"));
+    }
+
+    #[test]
+    fn blazeface_needs_valid_anchors_and_other_decoders_refuse_them() {
+        let face = |anchors: &str| good(&sha()).replace("decoder = \"yolov8\"", &format!("decoder = \"blazeface\"{anchors}"));
+        let (_dir, m) = load(&face("\nanchors = [{ grid = 16, per_cell = 2 }, { grid = 8, per_cell = 6 }]"));
+        let anchors = vec![AnchorLevel { grid: 16, per_cell: 2 }, AnchorLevel { grid: 8, per_cell: 6 }];
+        assert_eq!(m.unwrap().output.decoder, DecoderSpec::Blazeface { anchors });
+        let (_dir, r) = load(&face(""));
+        assert!(places(&r.unwrap_err())[0].1.contains("needs `anchors`"));
+        let (_dir, r) = load(&face("\nanchors = [{ grid = 0, per_cell = 2 }]"));
+        assert!(places(&r.unwrap_err())[0].1.contains("non-empty list"));
+        let (_dir, r) = load(&face("\nanchors = [{ grid = 4, cells = 2 }]"));
+        assert!(r.is_err());
+        let (_dir, r) = load(&good(&sha()).replace("decoder = \"yolov8\"", "decoder = \"yolov8\"\nanchors = [{ grid = 4, per_cell = 1 }]"));
+        assert!(places(&r.unwrap_err())[0].1.contains("`anchors` does not apply to decoder \"yolov8\""));
     }
 
     #[test]

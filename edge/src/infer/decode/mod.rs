@@ -4,6 +4,7 @@
 //! them against the manifest (class count, strides…); at run time each decoder re-checks the actual
 //! shapes, because a model with dynamic dimensions only shows its real shapes then.
 
+pub mod blazeface;
 pub mod end_to_end;
 pub mod nanodet;
 pub mod yolov5;
@@ -48,6 +49,7 @@ enum Decoder {
     Yolov8(yolov8::Yolov8),
     Yolov5(yolov5::Yolov5),
     Nanodet(nanodet::Nanodet),
+    Blazeface(blazeface::Blazeface),
 }
 
 /// The decoder of one model plus the outputs it reads, in the order [`DecodePlan::decode`] wants them.
@@ -77,6 +79,10 @@ impl DecodePlan {
                 let (d, names) = nanodet::Nanodet::plan(strides, *reg_max, input, classes, outputs)?;
                 (Decoder::Nanodet(d), names)
             }
+            DecoderSpec::Blazeface { anchors } => {
+                let (d, names) = blazeface::Blazeface::plan(anchors, input, classes, outputs)?;
+                (Decoder::Blazeface(d), names)
+            }
         };
         Ok(Self { decoder, outputs })
     }
@@ -92,6 +98,7 @@ impl DecodePlan {
             Decoder::Yolov8(_) => "yolov8",
             Decoder::Yolov5(_) => "yolov5",
             Decoder::Nanodet(_) => "nanodet",
+            Decoder::Blazeface(_) => "blazeface",
         }
     }
 
@@ -105,6 +112,7 @@ impl DecodePlan {
             Decoder::Yolov8(d) => d.decode(tensors[0], min_score, out),
             Decoder::Yolov5(d) => d.decode(tensors[0], min_score, out),
             Decoder::Nanodet(d) => d.decode(tensors, min_score, out),
+            Decoder::Blazeface(d) => d.decode(tensors, min_score, out),
         };
         r.map_err(|detail| self.error(detail))
     }
