@@ -10,7 +10,7 @@ export ORT_DYLIB_PATH ?= $(ORT_LIB)
 BIN := $(CARGO_TARGET_DIR)/release/kaiteki
 CARGO ?= cargo
 
-.PHONY: run test deps system-deps build check bench clean
+.PHONY: run test deps system-deps build check bench clean install deb
 
 system-deps:
 	@bash scripts/setup-system.sh
@@ -45,6 +45,19 @@ test:
 	@bash scripts/setup-system.sh test
 	@bash scripts/fetch-onnxruntime.sh >/dev/null
 	$(CARGO) test --locked --workspace --no-fail-fast
+
+PREFIX ?= /usr
+# Installs binary, units, sysusers/tmpfiles, default config (never overwritten), models, pipelines, ONNX Runtime.
+# `sudo` resets HOME, so as root pass the built binary: make build && sudo make install BIN=$(BIN)
+install:
+	@test -x "$(BIN)" || $(MAKE) build
+	DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" BIN="$(BIN)" ORT_LIB="$(ORT_LIB)" bash scripts/install.sh
+
+# Debian package in $(CARGO_TARGET_DIR)/debian/ (cargo-deb; the ORT path depends on the architecture, so stage it).
+deb: build
+	@command -v cargo-deb >/dev/null || $(CARGO) install cargo-deb --locked --no-default-features
+	install -m 0644 "$(ORT_LIB)" "$(CARGO_TARGET_DIR)/release/libonnxruntime.so"
+	$(CARGO) deb -p kaiteki --no-build --locked
 
 bench: deps
 	@bash bench/run.sh

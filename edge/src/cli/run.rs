@@ -39,6 +39,7 @@ pub fn run(path: &Path, until_sources_end: bool) -> anyhow::Result<ExitCode> {
     let http_enabled = loaded.config.http.enabled;
     let device_id = loaded.config.device_id.get_ref().clone();
     let topics = running.topics.clone();
+    let notifier = kaiteki::health::notify::Notifier::from_env();
 
     rt.block_on(async move {
         let wake = Arc::new(tokio::sync::Notify::new());
@@ -103,7 +104,24 @@ pub fn run(path: &Path, until_sources_end: bool) -> anyhow::Result<ExitCode> {
             None
         };
 
+        // Everything is up: systemd's start timeout ends and its watchdog begins.
+        if let Err(e) = notifier.ready() {
+            tracing::warn!(error = %e, "cannot tell systemd the daemon is ready");
+        }
+        let _ = notifier.status(&format!("running: {} camera(s)", state.cameras.len()));
+        let watchdog = kaiteki::health::notify::Watchdog::new(
+            notifier.clone(),
+            pipeline_progress(state.cameras.clone(), Duration::from_secs(30)),
+        )
+        .healthy_status(format!("running: {} camera(s)", state.cameras.len()))
+        .spawn();
+
         wait_for_stop(&running, until_sources_end).await;
+        let _ = notifier.stopping();
+        let _ = notifier.status("stopping: stopping cameras, flushing the outbox");
+        if let Some(w) = watchdog {
+            w.abort();
+        }
         tracing::info!("shutting down: stopping cameras, flushing events");
         let running = Arc::new(parking_lot::Mutex::new(running));
         let r = running.clone();
@@ -123,6 +141,37 @@ pub fn run(path: &Path, until_sources_end: bool) -> anyhow::Result<ExitCode> {
         }
     });
     Ok(ExitCode::SUCCESS)
+}
+
+/// The watchdog's progress check: every camera processed a frame within `window`, or is legitimately
+/// not delivering (reconnect backoff, a finished file, stopped). The first `window` after start is grace.
+fn pipeline_progress(
+    cameras: Vec<Arc<kaiteki::source::status::CameraStatus>>,
+    window: Duration,
+) -> impl FnMut() -> Result<(), String> + Send + 'static {
+    use kaiteki::source::status::CameraState;
+    use std::sync::atomic::Ordering;
+    let start = std::time::Instant::now();
+    let mut last: Vec<(u64, std::time::Instant)> =
+        cameras.iter().map(|c| (c.frames_processed.load(Ordering::Relaxed), start)).collect();
+    move || {
+        let now = std::time::Instant::now();
+        for (c, (count, at)) in cameras.iter().zip(last.iter_mut()) {
+            let n = c.frames_processed.load(Ordering::Relaxed);
+            let state = c.state();
+            if n != *count || matches!(state, CameraState::Backoff | CameraState::Finished | CameraState::Stopped) {
+                (*count, *at) = (n, now);
+            } else if now.duration_since(*at) > window {
+                return Err(format!(
+                    "camera {}: no frame processed for {} s (state {})",
+                    c.id,
+                    now.duration_since(*at).as_secs(),
+                    state.as_str()
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 async fn wait_for_stop(running: &kaiteki::runtime::Running, until_sources_end: bool) {

@@ -1,6 +1,7 @@
-//! Health of the appliance: Prometheus metrics (and, later, stall detection and the systemd watchdog).
+//! Health of the appliance: Prometheus metrics and the systemd notify/watchdog protocol.
 
 pub mod logbuf;
 pub mod metrics;
+pub mod notify;
 
 pub use metrics::Metrics;
