@@ -110,6 +110,32 @@ fn nmea_log(dir: &Path) -> PathBuf {
     p
 }
 
+/// Where the simulated pothole (felt through the suspension) is: the same place as the painted one.
+const POTHOLE_NORTH_M: f64 = 30.0;
+const SEGMENT_M: f64 = 40.0;
+
+/// The drive's accelerometer log (`t_s,ax,ay,az` at 100 Hz, gravity included): the golden car over a
+/// generated ISO 8608 class C road with a 5 cm pothole, and the road's true IRI per segment.
+fn accel_log(dir: &Path) -> (PathBuf, Vec<f64>) {
+    use kaiteki::roughness::calibration::plan_road;
+    use kaiteki::roughness::profile::{inject_pothole, Iso8608Class};
+    use kaiteki::roughness::quarter_car::{iri_segments, simulate_ride, QuarterCar};
+    let (mut road, _) = plan_road(Iso8608Class::C, 11, ROUTE_M + 30.0, SEGMENT_M);
+    inject_pothole(&mut road, POTHOLE_NORTH_M, 0.05, 0.5);
+    let truth = iri_segments(&road.heights_m, road.dx_m, SEGMENT_M);
+    let ride = simulate_ride(&QuarterCar::GOLDEN, &road, SPEED, 100.0);
+    let mut s = String::new();
+    for (k, a) in ride.accel_mps2.iter().enumerate() {
+        if ride.distance_m(k) > ROUTE_M {
+            break;
+        }
+        s += &format!("{:.3},0.0,0.0,{:.5}\n", ride.time_s(k), a + 9.806_65);
+    }
+    let p = dir.join("accel.csv");
+    std::fs::write(&p, s).unwrap();
+    (p, truth)
+}
+
 fn config(dir: &Path, video: &Path, nmea: &Path, broker: u16, http: u16) -> PathBuf {
     let cal = |x: f64, y: f64| format!("{{ image = [{}, {}], ground = [{x}, {y}] }}", f64::from(W) / 2.0 + x * PX_PER_M, f64::from(H) - (y - 2.0) * PX_PER_M);
     let text = format!(
@@ -135,6 +161,11 @@ missed_passes = 1
 points = [{a}, {b}, {c}, {d}]
 [gnss]
 source = {{ kind = "replay", path = "{nmea}" }}
+[roughness]
+enabled = true
+segment_m = {segment}
+min_speed_mps = 3.0
+source = {{ kind = "file", path = "{accel}", rate_hz = 100.0, pace = "fast" }}
 [mqtt]
 port = {broker}
 [http]
@@ -145,6 +176,8 @@ listen = "127.0.0.1:{http}"
         manifest = repo_path("models/fixtures/rdd_fixture_yolov8.toml"),
         video = video.display(),
         nmea = nmea.display(),
+        accel = dir.join("accel.csv").display(),
+        segment = SEGMENT_M,
         a = cal(-4.0, 2.0),
         b = cal(4.0, 2.0),
         c = cal(4.0, 10.0),
@@ -155,8 +188,13 @@ listen = "127.0.0.1:{http}"
     p
 }
 
-/// One pass: runs the daemon over a video until it ends; returns the `road_damage` events published.
+/// One pass: runs the daemon over a video until it ends; returns the `road_damage` events published
+/// (and the subscriber, for the other kinds).
 fn pass(dir: &Path, video: &Path, nmea: &Path) -> Vec<serde_json::Value> {
+    pass_with(dir, video, nmea).0
+}
+
+fn pass_with(dir: &Path, video: &Path, nmea: &Path) -> (Vec<serde_json::Value>, Subscriber) {
     let broker = Broker::start(dir);
     let sub = Subscriber::start(broker.port, "kaiteki/v1/#");
     let cfg = config(dir, video, nmea, broker.port, free_port());
@@ -166,7 +204,7 @@ fn pass(dir: &Path, video: &Path, nmea: &Path) -> Vec<serde_json::Value> {
     assert!(exit.success(), "daemon failed: {log}");
     assert!(!log.contains("panicked"), "{log}");
     std::thread::sleep(Duration::from_millis(500));
-    sub.on_topic("/events/road_damage")
+    (sub.on_topic("/events/road_damage"), sub)
 }
 
 fn by_class<'a>(events: &'a [serde_json::Value], class: &str) -> Vec<&'a serde_json::Value> {
@@ -182,8 +220,10 @@ fn three_passes_one_record_per_damage_joined_then_possibly_repaired() {
     patched.remove(1); // the transverse crack (D10) was repaired before the third pass
     let patched = render_video(dir.path(), "patched", &patched);
 
+    let (_, iri_truth) = accel_log(dir.path());
+
     // Pass 1: one record per damage, despite each being seen on ~16 frames.
-    let first = pass(dir.path(), &full, &nmea);
+    let (first, sub) = pass_with(dir.path(), &full, &nmea);
     assert_eq!(first.len(), 3, "{first:#?}");
     let m_per_deg_lat = 110_950.0;
     let m_per_deg_lon = m_per_deg_lat * LAT0.to_radians().cos();
@@ -211,6 +251,33 @@ fn three_passes_one_record_per_damage_joined_then_possibly_repaired() {
     }
     let pothole = &by_class(&first, "D40")[0]["data"];
     assert_eq!(pothole["triage"], "repair_needed", "a 0.5 m pothole needs repair: {pothole}");
+
+    // The same drive's accelerometer: per-segment IRI near the road's true IRI, and the pothole felt
+    // where it was painted.
+    let segments = sub.on_topic("/events/roughness");
+    let valid: Vec<_> = segments.iter().map(|e| &e["data"]).filter(|d| d["valid"] == true).collect();
+    // An isolated pothole inflates an RMS-based estimate (a documented limit): compare the others.
+    let smooth: Vec<_> = valid
+        .iter()
+        .filter(|d| {
+            let start = d["start_distance_m"].as_f64().unwrap();
+            !(start..start + d["length_m"].as_f64().unwrap()).contains(&POTHOLE_NORTH_M)
+        })
+        .collect();
+    assert!(!smooth.is_empty(), "no valid roughness segment away from the pothole: {segments:#?}");
+    for d in &smooth {
+        let i = (d["start_distance_m"].as_f64().unwrap() / SEGMENT_M).round() as usize;
+        let (est, truth) = (d["iri_m_per_km"].as_f64().unwrap(), iri_truth[i]);
+        assert!((est / truth - 1.0).abs() < 0.35, "segment {i}: IRI {est:.2} estimated, {truth:.2} true: {d}");
+        assert!(d["start"]["lat"].as_f64().is_some(), "segment without a position: {d}");
+    }
+    let impacts = sub.on_topic("/events/road_impact");
+    assert!(!impacts.is_empty(), "the pothole was not felt");
+    let near: Vec<_> = impacts
+        .iter()
+        .filter(|e| ((e["data"]["position"]["lat"].as_f64().unwrap_or(0.0) - LAT0) * m_per_deg_lat - POTHOLE_NORTH_M).abs() < 5.0)
+        .collect();
+    assert_eq!(near.len(), 1, "one impact at the pothole: {impacts:#?}");
 
     // Pass 2: the same street again joins the same records.
     let second = pass(dir.path(), &full, &nmea);
