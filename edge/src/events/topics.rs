@@ -4,7 +4,7 @@
 //! | topic | direction | retained | QoS | content |
 //! |---|---|---|---|---|
 //! | `…/status` | device → | yes | 1 | `{"state":"online"|"offline",…}`; `offline` is the last will |
-//! | `…/events/{kind}` | device → | no | 1 | one [`Envelope`](super::Envelope) per message; kinds: `scene_summary`, `near_miss`, `near_miss_hourly`, `crowd_level`, `crowd_minute`, `road_damage`, `roughness`, `health`, `model_status` |
+//! | `…/events/{kind}` | device → | no | 1 | one [`Envelope`](super::Envelope) per message; kinds: `scene_summary`, `near_miss`, `near_miss_hourly`, `crowd_level`, `crowd_minute`, `damage_mark`, `road_damage`, `roughness`, `road_impact` (`health`, `model_status` planned) |
 //! | `…/privacy` | device → | yes | 1 | the privacy manifest |
 //! | `…/snapshots/{event_id}` | device → | no | 1 | a redacted JPEG, only where enabled |
 //! | `…/model/offer` | → device | yes | 1 | a signed model update offer |
