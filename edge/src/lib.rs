@@ -7,6 +7,7 @@
 pub mod analytics;
 pub mod config;
 pub mod dashboard;
+pub mod eval;
 pub mod events;
 pub mod gnss;
 pub mod ground;

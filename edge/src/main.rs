@@ -34,6 +34,8 @@ enum Command {
     },
     /// Run a model on an image or video file and print detections as JSON lines.
     Detect(cli::detect::DetectArgs),
+    /// Score a road-damage model on a labelled dataset (CRDDC'2022 F1: IoU > 0.5, at most 5 per image).
+    Eval(cli::eval::EvalArgs),
     /// Fit a camera's image-to-ground homography from point pairs and print it with its error.
     Calibrate(cli::calibrate::CalibrateArgs),
     /// Configuration tools.
@@ -88,6 +90,7 @@ fn main() -> ExitCode {
         Command::Run { config, until_sources_end } => cli::run::run(&config, until_sources_end),
         Command::Check { config } => cli::check::check(&config),
         Command::Detect(a) => cli::detect::detect(a),
+        Command::Eval(a) => cli::eval::eval(a),
         Command::Calibrate(a) => cli::calibrate::calibrate_cmd(a),
         Command::User { command: UserCommand::Add { name, role, password_stdin } } => {
             cli::user_add(&name, role_of(role), password_stdin)
