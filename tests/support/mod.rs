@@ -3,6 +3,8 @@
 //! the test with a message that says how to get it.
 #![allow(dead_code)]
 
+pub mod drive;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
