@@ -31,8 +31,14 @@ realtime = false
 gate = {{ mode = "every_frame" }}
 [cameras.bus.road_damage]
 missed_passes = 1
+snapshot = true
 [cameras.bus.road_damage.calibration]
 points = {points}
+[snapshots]
+enabled = true
+max_bytes = 60000
+object_model = "{objects}"
+face_model = "{faces}"
 [gnss]
 source = {{ kind = "replay", path = "{nmea}" }}
 [roughness]
@@ -53,6 +59,8 @@ listen = "127.0.0.1:{http}"
         accel = dir.join("accel.csv").display(),
         segment = SEGMENT_M,
         points = calibration_points(),
+        objects = repo_path("models/centernet_human_512.toml"),
+        faces = repo_path("models/blazeface_full_range_192.toml"),
     );
     let p = dir.join("bus.toml");
     std::fs::write(&p, text).unwrap();
@@ -149,6 +157,26 @@ fn three_passes_one_record_per_damage_joined_then_possibly_repaired() {
         .filter(|e| ((e["data"]["position"]["lat"].as_f64().unwrap_or(0.0) - LAT0) * m_per_deg_lat - POTHOLE_NORTH_M).abs() < 5.0)
         .collect();
     assert_eq!(near.len(), 1, "one impact at the pothole: {impacts:#?}");
+
+    // Evidence: each new record got a redacted, size-bounded JPEG, stored and named in the record.
+    let snaps = dir.path().join("state/snapshots");
+    let jpegs: Vec<_> = std::fs::read_dir(&snaps).unwrap().flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "jpg")).collect();
+    assert_eq!(jpegs.len(), 3, "{jpegs:?}");
+    for j in &jpegs {
+        let bytes = std::fs::read(j).unwrap();
+        assert!(bytes.len() <= 60_000 && bytes.starts_with(&[0xFF, 0xD8]), "{}: {} bytes", j.display(), bytes.len());
+        assert_eq!(image::load_from_memory(&bytes).unwrap().width(), 320);
+    }
+    let db = rusqlite::Connection::open(dir.path().join("state/road_damage.sqlite")).unwrap();
+    let bodies: Vec<String> = db.prepare("SELECT body FROM records").unwrap().query_map([], |r| r.get(0)).unwrap().flatten().collect();
+    assert_eq!(bodies.len(), 3);
+    for b in &bodies {
+        let v: serde_json::Value = serde_json::from_str(b).unwrap();
+        let path = v["snapshot"].as_str().unwrap_or_else(|| panic!("record without snapshot: {v}"));
+        let id = path.strip_prefix("/api/dash/snapshots/").unwrap();
+        assert!(snaps.join(format!("{id}.jpg")).is_file(), "{path}");
+    }
+    drop(db);
 
     // Pass 2: the same street again joins the same records.
     let second = pass(dir.path(), &full, &nmea);

@@ -60,6 +60,10 @@ pub struct Config {
     /// Ride roughness from an accelerometer (IRI per segment, impacts); needs `[gnss]` for distance.
     #[serde(default)]
     pub roughness: Option<crate::roughness::RoughnessConfig>,
+    /// Redacted still images (road-damage evidence): off by default, enabled per analytic
+    /// (`[cameras.<id>.road_damage] snapshot = true`).
+    #[serde(default)]
+    pub snapshots: crate::privacy::SnapshotConfig,
 }
 
 /// Where the appliance keeps its state (sequence numbers, outbox, records).
@@ -128,6 +132,20 @@ impl LoadedConfig {
             return above;
         }
         PathBuf::from("/usr/share/kaiteki/pipelines")
+    }
+
+    /// A model manifest for the redactor: the configured one (resolved against the config's folder), else
+    /// `name` in `models/` beside the config, one level up (a source checkout), or the installed models.
+    pub fn redaction_model(&self, configured: Option<&Path>, name: &str) -> PathBuf {
+        if let Some(p) = configured {
+            return self.resolve(p);
+        }
+        for dir in [self.base_dir().join("models"), self.base_dir().join("../models")] {
+            if dir.join(name).is_file() {
+                return dir.join(name);
+            }
+        }
+        PathBuf::from("/usr/share/kaiteki/models").join(name)
     }
 
     /// The roughness settings with the accelerometer path resolved against the config file's folder.

@@ -57,6 +57,24 @@ impl LoadedConfig {
 
         let pipelines_dir = self.pipelines_dir();
         let mut used_models = BTreeSet::new();
+        for problem in cfg.snapshots.problems() {
+            r.problems.push(self.diag_near("[snapshots", format!("snapshots: {problem}")));
+        }
+        if cfg.snapshots.enabled {
+            for (what, configured, name) in [
+                ("object_model", cfg.snapshots.object_model.as_deref(), "centernet_human_512.toml"),
+                ("face_model", cfg.snapshots.face_model.as_deref(), "blazeface_full_range_192.toml"),
+            ] {
+                let path = self.redaction_model(configured, name);
+                if let Err(errs) = Manifest::load(&path) {
+                    let why: Vec<String> = errs.iter().map(|d| d.to_string()).collect();
+                    r.problems.push(self.diag_near("[snapshots", format!("snapshots.{what} {}: {}", path.display(), why.join("; "))));
+                }
+            }
+        }
+        if cfg.cameras.values().any(|c| c.road_damage.as_ref().is_some_and(|rd| rd.snapshot)) && !cfg.snapshots.enabled {
+            r.notes.push("road_damage.snapshot is set but [snapshots] enabled = false: no snapshots are taken".into());
+        }
         if let Some(rough) = self.roughness().filter(|r| r.enabled) {
             for problem in rough.validate() {
                 r.problems.push(self.diag_near("[roughness", format!("roughness: {problem}")));

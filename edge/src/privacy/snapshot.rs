@@ -46,6 +46,11 @@ pub struct SnapshotConfig {
     pub retention_hours: u32,
     /// …and at most this many bytes in all.
     pub retention_bytes: u64,
+    /// Manifest of the person/vehicle detector the redactor runs (relative to the config file).
+    /// Default: `centernet_human_512.toml` in the models folder beside the config, or the installed one.
+    pub object_model: Option<PathBuf>,
+    /// Manifest of the face detector. Default: `blazeface_full_range_192.toml`, found the same way.
+    pub face_model: Option<PathBuf>,
 }
 
 impl Default for SnapshotConfig {
@@ -64,6 +69,8 @@ impl Default for SnapshotConfig {
             retention_count: 200,
             retention_hours: 72,
             retention_bytes: 50_000_000,
+            object_model: None,
+            face_model: None,
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod delivery;
 pub mod gate;
 pub mod pose;
 pub mod roughness;
+pub mod snapshots;
 pub mod worker;
 
 use std::collections::HashMap;
@@ -73,6 +74,8 @@ pub struct Running {
     gnss_task: Option<crate::gnss::GnssSourceTask>,
     /// Holds an emitter: aborted at shutdown so that the event channel can close.
     roughness_task: Option<tokio::task::JoinHandle<()>>,
+    /// Ends when the analytics (holding its job senders) are gone.
+    snapshot_thread: Option<std::thread::JoinHandle<()>>,
 }
 
 /// Loads models and starts cameras and inference workers. Call from a thread that may block.
@@ -101,6 +104,25 @@ pub fn start(loaded: &LoadedConfig) -> anyhow::Result<Running> {
     let pipelines_dir = loaded.pipelines_dir();
     let (pose, gnss, gnss_task) = start_gnss(loaded)?;
     let records = open_records(cfg, &state_dir)?;
+    let feed = Arc::new(crate::dashboard::Feed::new());
+    let mut snapshot_thread = None;
+    let snapshot_tx = match (&records, cfg.snapshots.enabled) {
+        (Some(store), true) if cfg.cameras.values().any(|c| c.enabled && c.road_damage.as_ref().is_some_and(|r| r.snapshot)) => {
+            // The redactor runs the backend of the first road-damage camera's model.
+            let backend = cfg
+                .cameras
+                .values()
+                .find(|c| c.road_damage.is_some())
+                .and_then(|c| cfg.models.get(c.model.get_ref()))
+                .map(|m| m.backend_config())
+                .unwrap_or_default();
+            let (tx, handle) = snapshots::start(loaded, &backend, store.clone(), feed.clone())?;
+            snapshot_thread = Some(handle);
+            tracing::info!("redacted snapshots on for road-damage evidence");
+            Some(tx)
+        }
+        _ => None,
+    };
 
     // Frames of all cameras of one model go through one bounded channel: a short one, since a frame
     // waiting there is latency.
@@ -109,7 +131,6 @@ pub fn start(loaded: &LoadedConfig) -> anyhow::Result<Running> {
     let mut runners = Vec::new();
     let mut statuses = Vec::new();
     let mut camera_models = HashMap::new();
-    let feed = Arc::new(crate::dashboard::Feed::new());
     for (cam_id, cam) in &cfg.cameras {
         if !cam.enabled {
             continue;
@@ -169,8 +190,11 @@ pub fn start(loaded: &LoadedConfig) -> anyhow::Result<Running> {
         );
         if let Some(rd) = &cam.road_damage {
             let Some(store) = records.clone() else { bail!("camera {cam_id}: road-damage records are not open") };
-            let analytic = crate::analytics::road_damage::RoadDamageAnalytic::new(cam_id, rd.clone(), store)
+            let mut analytic = crate::analytics::road_damage::RoadDamageAnalytic::new(cam_id, rd.clone(), store)
                 .map_err(|e| anyhow::anyhow!("camera {cam_id}: {e}"))?;
+            if let (true, Some(tx)) = (rd.snapshot, &snapshot_tx) {
+                analytic = analytic.with_snapshots(tx.clone());
+            }
             if let Some(slot) = worker.cameras.get_mut(&id) {
                 slot.road_damage = Some(analytic);
                 slot.pose = pose.clone();
@@ -301,6 +325,7 @@ pub fn start(loaded: &LoadedConfig) -> anyhow::Result<Running> {
         worker_threads,
         gnss_task,
         roughness_task,
+        snapshot_thread,
     })
 }
 
@@ -352,6 +377,9 @@ impl Running {
             let _ = t.join();
         }
         for t in self.worker_threads.drain(..) {
+            let _ = t.join();
+        }
+        if let Some(t) = self.snapshot_thread.take() {
             let _ = t.join();
         }
         self.mark_emitter.lock().take();

@@ -128,7 +128,7 @@ impl ModelWorker {
             slot.status.frames_inferred.fetch_add(1, Ordering::Relaxed);
             if let Some(rd) = slot.road_damage.as_mut() {
                 let pose = slot.pose.pose(frame.pts, frame.captured_at);
-                let out = rd.update(frame.pts.as_secs_f64(), frame.captured_at, (view.width, view.height), &slot.last, pose);
+                let out = rd.update(frame.pts.as_secs_f64(), frame.captured_at, view, &slot.last, pose);
                 for ev in out.events {
                     self.metrics.events_emitted.get_or_create(&KindLabels { kind: "road_damage".into() }).inc();
                     self.emitter.emit(frame.captured_at, EventBody::RoadDamage(ev));

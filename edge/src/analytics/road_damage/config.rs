@@ -104,6 +104,8 @@ pub struct RoadDamageConfig {
     pub fixed_pass_s: f64,
     /// Most records kept on disk; past it the oldest closed records go first, then the oldest.
     pub max_records: usize,
+    /// Keep a redacted snapshot of each new record's best view as evidence (needs `[snapshots]`).
+    pub snapshot: bool,
 }
 
 impl Default for RoadDamageConfig {
@@ -125,6 +127,7 @@ impl Default for RoadDamageConfig {
             missed_passes: 3,
             fixed_pass_s: 3600.0,
             max_records: 50_000,
+            snapshot: false,
         }
     }
 }

@@ -29,6 +29,7 @@ pub use severity::{GroundSize, Severity, Triage};
 
 use crate::ground::{GroundPlane, Polygon, Wgs84Anchor};
 use crate::infer::{BBox, Detection};
+use crate::source::FrameView;
 use crate::track::Tracker;
 
 /// The records of the appliance, shared by its cameras and the dashboard's marks.
@@ -44,8 +45,17 @@ const ORIGIN_RESET_M: f64 = 2000.0;
 #[error("road_damage configuration has {} problem(s): {}", .0.len(), .0.join("; "))]
 pub struct InvalidConfig(pub Vec<String>);
 
+/// A new record's best view, to be redacted into evidence off the inference thread. Holds raw pixels:
+/// it goes to the redactor and nowhere else.
+pub struct SnapshotJob {
+    pub record_id: String,
+    pub frame: crate::source::Frame,
+}
+
 /// What one tracked damage gathered so far.
 struct Accum {
+    /// A copy of the frame with the best score (only when snapshots are on).
+    still: Option<crate::source::Frame>,
     frames: u32,
     best_score: f32,
     best_box: BBox,
@@ -80,6 +90,8 @@ pub struct RoadDamageAnalytic {
     /// Origin of the ground tracking space (see [`Self::track_space`]).
     origin: Option<Wgs84Anchor>,
     world_space: bool,
+    /// Where new records' best views go for redaction (None: snapshots off for this camera).
+    snapshots: Option<crossbeam_channel::Sender<SnapshotJob>>,
 }
 
 impl RoadDamageAnalytic {
@@ -106,8 +118,16 @@ impl RoadDamageAnalytic {
             fixed_window_start: None,
             origin: None,
             world_space: false,
+            snapshots: None,
             cfg,
         })
+    }
+
+    /// Sends each new record's best view to `tx` (a bounded channel: a busy redactor skips snapshots,
+    /// never frames).
+    pub fn with_snapshots(mut self, tx: crossbeam_channel::Sender<SnapshotJob>) -> Self {
+        self.snapshots = Some(tx);
+        self
     }
 
     pub fn config(&self) -> &RoadDamageConfig {
@@ -164,16 +184,17 @@ impl RoadDamageAnalytic {
         out.is_finite().then_some(out)
     }
 
-    /// Processes one inferred frame at stream time `t` (seconds); `frame` is (width, height) in pixels.
-    /// `pose` is the vehicle's pose for this frame, or why there is none (ignored for fixed cameras).
+    /// Processes one inferred frame at stream time `t` (seconds). `pose` is the vehicle's pose for this
+    /// frame, or why there is none (ignored for fixed cameras).
     pub fn update(
         &mut self,
         t: f64,
         wall: SystemTime,
-        frame: (u32, u32),
+        view: FrameView<'_>,
         detections: &[Detection],
         pose: Result<Pose, NoPosition>,
     ) -> RoadDamageOutput {
+        let frame = (view.width, view.height);
         let mut out = RoadDamageOutput::default();
         if !t.is_finite() {
             return out;
@@ -218,6 +239,7 @@ impl RoadDamageAnalytic {
             let located = self.locate(f64::from(cx), f64::from(cy), &pose);
             let size = self.plane.as_ref().and_then(|p| GroundSize::of_box(p, &image_box));
             let a = self.accum.entry(tr.serial).or_insert_with(|| Accum {
+                still: None,
                 frames: 0,
                 best_score: 0.0,
                 best_box: image_box,
@@ -236,6 +258,9 @@ impl RoadDamageAnalytic {
             if det.score >= a.best_score {
                 a.best_score = det.score;
                 a.best_box = image_box;
+                if self.snapshots.is_some() && self.cfg.snapshot {
+                    a.still = copy_frame(&self.camera, view);
+                }
             }
             a.sizes.extend(size);
             match located {
@@ -260,12 +285,19 @@ impl RoadDamageAnalytic {
     /// Turns finished tracks into observations and hands them to the records.
     fn finish(&mut self, store: &mut RecordStore, serials: Vec<u64>, out: &mut RoadDamageOutput) {
         for serial in serials {
-            let Some(a) = self.accum.remove(&serial) else { continue };
+            let Some(mut a) = self.accum.remove(&serial) else { continue };
             if a.frames < self.cfg.min_frames {
                 continue;
             }
+            let still = a.still.take();
             if let Some(obs) = self.observation(a) {
-                out.events.push(store.observe(obs, &self.camera, self.cfg.merge_radius_m));
+                let ev = store.observe(obs, &self.camera, self.cfg.merge_radius_m);
+                if let (Some(tx), Some(frame), Change::Created) = (&self.snapshots, still, ev.change) {
+                    if tx.try_send(SnapshotJob { record_id: ev.record.record_id.clone(), frame }).is_err() {
+                        tracing::warn!(record = %ev.record.record_id, "snapshot skipped: the redactor is busy");
+                    }
+                }
+                out.events.push(ev);
             }
         }
     }
@@ -336,6 +368,15 @@ impl RoadDamageAnalytic {
             }
         }
     }
+}
+
+/// An owned copy of a frame's pixels (tightly packed RGB).
+fn copy_frame(camera: &str, view: FrameView<'_>) -> Option<crate::source::Frame> {
+    let mut data = Vec::with_capacity(view.width as usize * view.height as usize * 3);
+    for y in 0..view.height {
+        data.extend_from_slice(view.row(y));
+    }
+    crate::source::Frame::from_rgb(Arc::from(camera), 0, std::time::Duration::ZERO, view.width, view.height, data)
 }
 
 /// Median of each dimension: robust against the first and last frames, where the box is cut by the

@@ -8,6 +8,9 @@ use parking_lot::Mutex;
 use super::*;
 use crate::ground::{CalibrationConfig, CalibrationPoint};
 use crate::infer::{BBox, Detection};
+use crate::source::FrameView;
+
+static BLANK: [u8; 320 * 320 * 3] = [0; 320 * 320 * 3];
 
 /// Image 320x320; ground x in [-4, 4] m (right), y in [2, 10] m ahead; 40 px per metre.
 fn calibration() -> CalibrationConfig {
@@ -54,7 +57,7 @@ fn drive(a: &mut RoadDamageAnalytic, t0: f64, wall0: SystemTime, speed: f64, dam
             }
         }
         let p = if fix { Ok(pose) } else { Err(NoPosition::NoFix("no receiver".into())) };
-        let out = a.update(t0 + dt, wall0 + Duration::from_secs_f64(dt), (320, 320), &dets, p);
+        let out = a.update(t0 + dt, wall0 + Duration::from_secs_f64(dt), FrameView::new(320, 320, 960, &BLANK).unwrap(), &dets, p);
         events.extend(out.events);
     }
     events

@@ -1,0 +1,71 @@
+//! The snapshot worker: turns new road-damage records' best views into redacted evidence, off the
+//! inference threads (a redaction takes up to seconds: person and face detectors over tiles).
+//!
+//! The raw frame goes into [`Redactor::redact`] and nowhere else; only the [`RedactedImage`] it returns is
+//! stored (bounded, on disk) and shown on the dashboard. A redaction that fails keeps nothing.
+//!
+//! [`RedactedImage`]: crate::privacy::RedactedImage
+
+use std::sync::Arc;
+
+use anyhow::Context;
+
+use crate::analytics::road_damage::{SharedRecords, SnapshotJob};
+use crate::config::LoadedConfig;
+use crate::infer::{load_detector, BackendConfig};
+use crate::privacy::{Redactor, SnapshotStore};
+
+/// Jobs waiting for the redactor; more are skipped (and logged), frames are never held up.
+const QUEUE: usize = 4;
+
+/// Loads the redactor's models and starts the worker. Returns the job sender for the analytics.
+pub fn start(
+    loaded: &LoadedConfig,
+    backend: &BackendConfig,
+    records: SharedRecords,
+    feed: Arc<crate::dashboard::Feed>,
+) -> anyhow::Result<(crossbeam_channel::Sender<SnapshotJob>, std::thread::JoinHandle<()>)> {
+    let cfg = &loaded.config.snapshots;
+    let object_path = loaded.redaction_model(cfg.object_model.as_deref(), "centernet_human_512.toml");
+    let face_path = loaded.redaction_model(cfg.face_model.as_deref(), "blazeface_full_range_192.toml");
+    let objects = load_detector(&object_path, backend).with_context(|| format!("snapshots: cannot load {}", object_path.display()))?;
+    let faces = load_detector(&face_path, backend).with_context(|| format!("snapshots: cannot load {}", face_path.display()))?;
+    let mut redactor = Redactor::new(objects, faces, cfg.redact_options()).map_err(|e| anyhow::anyhow!("snapshots: {e}"))?;
+    let dir = loaded.state_dir().join("snapshots");
+    let mut store = SnapshotStore::open(&dir, cfg.retention()).map_err(|e| anyhow::anyhow!("snapshots in {}: {e}", dir.display()))?;
+    let (tx, rx) = crossbeam_channel::bounded::<SnapshotJob>(QUEUE);
+    let handle = std::thread::Builder::new()
+        .name("snapshots".into())
+        .spawn(move || {
+            for job in rx {
+                let img = match redactor.redact(job.frame.view()) {
+                    Ok(img) => img,
+                    Err(e) => {
+                        tracing::warn!(record = %job.record_id, error = %e, "snapshot not taken (redaction failed; nothing kept)");
+                        continue;
+                    }
+                };
+                drop(job.frame);
+                let id = match store.put(&img) {
+                    Ok(id) => id.to_string(),
+                    Err(e) => {
+                        tracing::warn!(record = %job.record_id, error = %e, "snapshot not stored");
+                        continue;
+                    }
+                };
+                feed.put_snapshot(&id, img.jpeg().to_vec());
+                let path = format!("/api/dash/snapshots/{id}");
+                let rec = {
+                    let mut r = records.lock();
+                    r.set_snapshot(&job.record_id, path);
+                    r.get(&job.record_id).cloned()
+                };
+                if let Some(rec) = rec {
+                    feed.upsert_damage_record(serde_json::to_value(&rec).unwrap_or_default());
+                }
+                tracing::info!(record = %job.record_id, snapshot = %id, regions = img.regions().len(), bytes = img.jpeg().len(), "redacted snapshot kept");
+            }
+        })
+        .context("cannot start the snapshot thread")?;
+    Ok((tx, handle))
+}
