@@ -186,14 +186,16 @@ impl Feed {
     }
 
     /// A redacted JPEG for a road-damage record, served at `/api/dash/snapshots/{id}` to logged-in users.
-    /// Put the same path in the record's `snapshot` field.
-    pub fn put_snapshot(&self, id: &str, jpeg: Vec<u8>) {
-        if jpeg.len() > MAX_JPEG_BYTES || !is_jpeg(&jpeg) {
+    /// Put the same path in the record's `snapshot` field. Only the redactor's output type is accepted: no
+    /// raw frame can reach the dashboard.
+    pub fn put_snapshot(&self, id: &str, img: &crate::privacy::RedactedImage) {
+        let jpeg = img.jpeg();
+        if jpeg.len() > MAX_JPEG_BYTES || !is_jpeg(jpeg) {
             tracing::warn!(id, "dashboard: snapshot is not a JPEG under 2 MiB; ignored");
             return;
         }
         let mut g = self.inner.write();
-        if g.snapshots.insert(id.to_string(), Arc::new(jpeg)).is_none() {
+        if g.snapshots.insert(id.to_string(), Arc::new(jpeg.to_vec())).is_none() {
             g.snapshot_order.push_back(id.to_string());
             if g.snapshot_order.len() > MAX_SNAPSHOTS {
                 if let Some(gone) = g.snapshot_order.pop_front() {
@@ -203,15 +205,16 @@ impl Feed {
         }
     }
 
-    /// A redacted still of a camera for the admin calibration view (faces and plates already masked).
-    pub fn set_calibration_still(&self, camera: &str, jpeg: Vec<u8>) {
-        if jpeg.len() > MAX_JPEG_BYTES || !is_jpeg(&jpeg) {
+    /// A redacted still of a camera for the admin calibration view (people, vehicles and faces destroyed).
+    pub fn set_calibration_still(&self, camera: &str, img: &crate::privacy::RedactedImage) {
+        let jpeg = img.jpeg();
+        if jpeg.len() > MAX_JPEG_BYTES || !is_jpeg(jpeg) {
             tracing::warn!(camera, "dashboard: calibration still is not a JPEG under 2 MiB; ignored");
             return;
         }
         let mut g = self.inner.write();
         if g.stills.len() < MAX_STILLS || g.stills.contains_key(camera) {
-            g.stills.insert(camera.to_string(), Arc::new(jpeg));
+            g.stills.insert(camera.to_string(), Arc::new(jpeg.to_vec()));
         }
     }
 

@@ -53,7 +53,7 @@ pub fn start(
                         continue;
                     }
                 };
-                feed.put_snapshot(&id, img.jpeg().to_vec());
+                feed.put_snapshot(&id, &img);
                 let path = format!("/api/dash/snapshots/{id}");
                 let rec = {
                     let mut r = records.lock();
