@@ -239,3 +239,31 @@ fn vehicle_frame_round_trip_with_heading() {
     let standing = Pose { heading_deg: None, ..pose };
     assert_eq!(geotag::vehicle_to_wgs84(&standing, 0.0, 10.0), Err(NoPosition::NoHeading));
 }
+
+#[test]
+fn fixed_camera_places_damage_by_its_anchor_and_counts_windows_as_passes() {
+    let mut cal = calibration();
+    cal.anchor = Some(crate::ground::AnchorConfig { lat: LAT0, lon: LON0 });
+    let c = RoadDamageConfig { mounting: Mounting::Fixed, calibration: Some(cal), missed_passes: 1, fixed_pass_s: 60.0, ..RoadDamageConfig::default() };
+    let records = store();
+    let mut a = RoadDamageAnalytic::new("pole", c, records.clone()).unwrap();
+    let now = SystemTime::now();
+    // A 0.5 m pothole 6 m north, 1 m east of the anchor: seen for 30 s, then patched.
+    let (cx, cy) = (160.0 + 40.0, 320.0 - (6.0 - 2.0) * 40.0);
+    let det = Detection { class_id: 3, label: label("D40"), score: 0.8, bbox: BBox::new(cx - 10.0, cy - 10.0, cx + 10.0, cy + 10.0) };
+    let mut events = Vec::new();
+    for i in 0..1900 {
+        let t = f64::from(i) / 10.0;
+        let dets = if t < 30.0 { vec![det.clone()] } else { Vec::new() };
+        let view = FrameView::new(320, 320, 960, &BLANK).unwrap();
+        events.extend(a.update(t, now + Duration::from_secs_f64(t), view, &dets, Err(NoPosition::NoFix("none".into()))).events);
+    }
+    let created: Vec<_> = events.iter().filter(|e| e.change == Change::Created).collect();
+    assert_eq!(created.len(), 1, "{events:#?}");
+    let p = created[0].record.position.expect("a fixed camera places damage by its anchor");
+    let d = geotag::distance_m(p.lat, p.lon, LAT0 + 6.0 / M_PER_DEG_LAT, LON0 + 1.0 / (M_PER_DEG_LAT * LAT0.to_radians().cos()));
+    assert!(d < 0.5, "{d} m off");
+    // The window after it was last seen has no sighting: possibly repaired, once.
+    let gone: Vec<_> = events.iter().filter(|e| e.change == Change::PossiblyRepaired).collect();
+    assert_eq!(gone.len(), 1, "{events:#?}");
+}
