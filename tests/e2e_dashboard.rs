@@ -78,6 +78,10 @@ realtime = false
 gate = {{ mode = "every_frame" }}
 [cameras.bus.road_damage.calibration]
 points = {points}
+[snapshots]
+enabled = true
+object_model = "{objects}"
+face_model = "{faces}"
 [gnss]
 source = {{ kind = "replay", path = "{nmea}" }}
 [mqtt]
@@ -98,6 +102,8 @@ login_rate_limit = {{ max_attempts = 5, window_s = 300 }}
         drive_video = drive_video.display(),
         nmea = nmea.display(),
         points = drive::calibration_points(),
+        objects = repo_path("models/centernet_human_512.toml"),
+        faces = repo_path("models/blazeface_full_range_192.toml"),
     );
     let path = dir.join("kaiteki-dashboard.toml");
     std::fs::write(&path, cfg).unwrap();
@@ -162,7 +168,7 @@ fn dashboard_in_a_real_browser() {
         .env("CHROMIUM", &chromium)
         .env("RATE_LIMIT_MAX", "5")
         .env("EXPECT_CAMERA", "campus")
-        .env("REQUIRE_DATA", "overview,crowding,system,road-damage")
+        .env("REQUIRE_DATA", "overview,crowding,system,road-damage,calibration")
         .env("REQUIRE_MARK", "1")
         .env("MARK_RESULT_FILE", &mark_file)
         .output()

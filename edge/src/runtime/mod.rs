@@ -106,22 +106,22 @@ pub fn start(loaded: &LoadedConfig) -> anyhow::Result<Running> {
     let records = open_records(cfg, &state_dir)?;
     let feed = Arc::new(crate::dashboard::Feed::new());
     let mut snapshot_thread = None;
-    let snapshot_tx = match (&records, cfg.snapshots.enabled) {
-        (Some(store), true) if cfg.cameras.values().any(|c| c.enabled && c.road_damage.as_ref().is_some_and(|r| r.snapshot)) => {
-            // The redactor runs the backend of the first road-damage camera's model.
-            let backend = cfg
-                .cameras
-                .values()
-                .find(|c| c.road_damage.is_some())
-                .and_then(|c| cfg.models.get(c.model.get_ref()))
-                .map(|m| m.backend_config())
-                .unwrap_or_default();
-            let (tx, handle) = snapshots::start(loaded, &backend, store.clone(), feed.clone())?;
-            snapshot_thread = Some(handle);
-            tracing::info!("redacted snapshots on for road-damage evidence");
-            Some(tx)
-        }
-        _ => None,
+    let snapshot_tx = if cfg.snapshots.enabled {
+        // The redactor runs the backend of the first road-damage camera's model, else the first camera's.
+        let backend = cfg
+            .cameras
+            .values()
+            .filter(|c| c.enabled)
+            .min_by_key(|c| c.road_damage.is_none())
+            .and_then(|c| cfg.models.get(c.model.get_ref()))
+            .map(|m| m.backend_config())
+            .unwrap_or_default();
+        let (tx, handle) = snapshots::start(loaded, &backend, records.clone(), feed.clone())?;
+        snapshot_thread = Some(handle);
+        tracing::info!("redacted snapshots on (calibration stills, road-damage evidence where enabled)");
+        Some(tx)
+    } else {
+        None
     };
 
     // Frames of all cameras of one model go through one bounded channel: a short one, since a frame
@@ -181,6 +181,7 @@ pub fn start(loaded: &LoadedConfig) -> anyhow::Result<Running> {
         worker.cameras.insert(
             id.clone(),
             CameraSlot::new(
+                snapshot_tx.clone(),
                 status.clone(),
                 Gate::new(cam.detect.gate.clone()),
                 cam.detect.min_score.as_ref().map(|s| *s.get_ref()),

@@ -1,4 +1,5 @@
-//! The snapshot worker: turns new road-damage records' best views into redacted evidence, off the
+//! The snapshot worker: turns new road-damage records' best views into redacted evidence (and each
+//! camera's first frame into the admin calibration view's still), off the
 //! inference threads (a redaction takes up to seconds: person and face detectors over tiles).
 //!
 //! The raw frame goes into [`Redactor::redact`] and nowhere else; only the [`RedactedImage`] it returns is
@@ -10,7 +11,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
-use crate::analytics::road_damage::{SharedRecords, SnapshotJob};
+use crate::analytics::road_damage::{SharedRecords, SnapshotJob, SnapshotTarget};
 use crate::config::LoadedConfig;
 use crate::infer::{load_detector, BackendConfig};
 use crate::privacy::{Redactor, SnapshotStore};
@@ -22,7 +23,7 @@ const QUEUE: usize = 4;
 pub fn start(
     loaded: &LoadedConfig,
     backend: &BackendConfig,
-    records: SharedRecords,
+    records: Option<SharedRecords>,
     feed: Arc<crate::dashboard::Feed>,
 ) -> anyhow::Result<(crossbeam_channel::Sender<SnapshotJob>, std::thread::JoinHandle<()>)> {
     let cfg = &loaded.config.snapshots;
@@ -38,32 +39,43 @@ pub fn start(
         .name("snapshots".into())
         .spawn(move || {
             for job in rx {
+                let what = match &job.target {
+                    SnapshotTarget::Record(id) => format!("record {id}"),
+                    SnapshotTarget::CalibrationStill(cam) => format!("calibration still of {cam}"),
+                };
                 let img = match redactor.redact(job.frame.view()) {
                     Ok(img) => img,
                     Err(e) => {
-                        tracing::warn!(record = %job.record_id, error = %e, "snapshot not taken (redaction failed; nothing kept)");
+                        tracing::warn!(error = %e, "{what}: snapshot not taken (redaction failed; nothing kept)");
                         continue;
                     }
                 };
                 drop(job.frame);
+                let record_id = match job.target {
+                    SnapshotTarget::CalibrationStill(cam) => {
+                        feed.set_calibration_still(&cam, &img);
+                        tracing::info!(camera = %cam, regions = img.regions().len(), "redacted calibration still set");
+                        continue;
+                    }
+                    SnapshotTarget::Record(id) => id,
+                };
                 let id = match store.put(&img) {
                     Ok(id) => id.to_string(),
                     Err(e) => {
-                        tracing::warn!(record = %job.record_id, error = %e, "snapshot not stored");
+                        tracing::warn!(record = %record_id, error = %e, "snapshot not stored");
                         continue;
                     }
                 };
                 feed.put_snapshot(&id, &img);
-                let path = format!("/api/dash/snapshots/{id}");
-                let rec = {
+                let rec = records.as_ref().and_then(|records| {
                     let mut r = records.lock();
-                    r.set_snapshot(&job.record_id, path);
-                    r.get(&job.record_id).cloned()
-                };
+                    r.set_snapshot(&record_id, format!("/api/dash/snapshots/{id}"));
+                    r.get(&record_id).cloned()
+                });
                 if let Some(rec) = rec {
                     feed.upsert_damage_record(serde_json::to_value(&rec).unwrap_or_default());
                 }
-                tracing::info!(record = %job.record_id, snapshot = %id, regions = img.regions().len(), bytes = img.jpeg().len(), "redacted snapshot kept");
+                tracing::info!(record = %record_id, snapshot = %id, regions = img.regions().len(), bytes = img.jpeg().len(), "redacted snapshot kept");
             }
         })
         .context("cannot start the snapshot thread")?;

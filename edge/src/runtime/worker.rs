@@ -8,10 +8,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::events::summary::SummaryWindow;
 use crate::analytics::road_damage::RoadDamageAnalytic;
 use crate::analytics::SceneAnalytics;
 use crate::events::envelope::Scoped;
+use crate::events::summary::SummaryWindow;
 use crate::events::{Emitter, EventBody};
 use crate::health::metrics::{KindLabels, ModelLabels, StageLabels};
 use crate::health::Metrics;
@@ -33,13 +33,23 @@ pub struct CameraSlot {
     pub road_damage: Option<RoadDamageAnalytic>,
     /// Where this camera is on the globe at each frame (GNSS), for road damage.
     pub pose: Arc<PoseSource>,
+    /// Redacted stills: the first frame goes to the admin calibration view (None: snapshots off).
+    stills: Option<crossbeam_channel::Sender<crate::analytics::road_damage::SnapshotJob>>,
     last: Vec<Detection>,
     fps: FpsMeter,
 }
 
 impl CameraSlot {
-    pub fn new(status: Arc<CameraStatus>, gate: Gate, min_score: Option<f32>, classes: Vec<String>, summary: SummaryWindow) -> Self {
+    pub fn new(
+        stills: Option<crossbeam_channel::Sender<crate::analytics::road_damage::SnapshotJob>>,
+        status: Arc<CameraStatus>,
+        gate: Gate,
+        min_score: Option<f32>,
+        classes: Vec<String>,
+        summary: SummaryWindow,
+    ) -> Self {
         Self {
+            stills,
             status,
             gate,
             min_score,
@@ -94,6 +104,13 @@ impl ModelWorker {
             return;
         };
         let view = frame.view();
+        if let Some(tx) = slot.stills.take() {
+            use crate::analytics::road_damage::{copy_frame, SnapshotJob, SnapshotTarget};
+            if let Some(still) = copy_frame(&frame.camera, view) {
+                // A full queue skips the still; the camera never waits for the redactor.
+                let _ = tx.try_send(SnapshotJob { target: SnapshotTarget::CalibrationStill(frame.camera.to_string()), frame: still });
+            }
+        }
         let inferred = slot.gate.should_infer(view);
         if inferred {
             let params = DetectParams { min_score: slot.min_score, nms_iou: None };
@@ -102,7 +119,8 @@ impl ModelWorker {
             let model = self.detector.model_id().to_string();
             match result {
                 Ok(Ok((dets, times))) => {
-                    for (stage, d) in [("preprocess", times.preprocess), ("inference", times.inference), ("postprocess", times.postprocess)] {
+                    for (stage, d) in [("preprocess", times.preprocess), ("inference", times.inference), ("postprocess", times.postprocess)]
+                    {
                         self.metrics
                             .inference_seconds
                             .get_or_create(&StageLabels { model: model.clone(), stage: stage.to_string() })

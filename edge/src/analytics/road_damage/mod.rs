@@ -48,8 +48,16 @@ pub struct InvalidConfig(pub Vec<String>);
 /// A new record's best view, to be redacted into evidence off the inference thread. Holds raw pixels:
 /// it goes to the redactor and nowhere else.
 pub struct SnapshotJob {
-    pub record_id: String,
+    pub target: SnapshotTarget,
     pub frame: crate::source::Frame,
+}
+
+/// What a redacted still is for.
+pub enum SnapshotTarget {
+    /// Evidence of a new road-damage record.
+    Record(String),
+    /// The admin calibration view's still of a camera.
+    CalibrationStill(String),
 }
 
 /// What one tracked damage gathered so far.
@@ -293,7 +301,8 @@ impl RoadDamageAnalytic {
             if let Some(obs) = self.observation(a) {
                 let ev = store.observe(obs, &self.camera, self.cfg.merge_radius_m);
                 if let (Some(tx), Some(frame), Change::Created) = (&self.snapshots, still, ev.change) {
-                    if tx.try_send(SnapshotJob { record_id: ev.record.record_id.clone(), frame }).is_err() {
+                    let target = SnapshotTarget::Record(ev.record.record_id.clone());
+                    if tx.try_send(SnapshotJob { target, frame }).is_err() {
                         tracing::warn!(record = %ev.record.record_id, "snapshot skipped: the redactor is busy");
                     }
                 }
@@ -371,7 +380,7 @@ impl RoadDamageAnalytic {
 }
 
 /// An owned copy of a frame's pixels (tightly packed RGB).
-fn copy_frame(camera: &str, view: FrameView<'_>) -> Option<crate::source::Frame> {
+pub fn copy_frame(camera: &str, view: FrameView<'_>) -> Option<crate::source::Frame> {
     let mut data = Vec::with_capacity(view.width as usize * view.height as usize * 3);
     for y in 0..view.height {
         data.extend_from_slice(view.row(y));
