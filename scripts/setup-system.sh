@@ -15,7 +15,7 @@ PKGS=(
 for group in "$@"; do
   case "$group" in
     # Tests: an RTSP server (python3-gi + gst-rtsp-server), Chromium and a Japanese font for the dashboard.
-    test) PKGS+=(python3-numpy python3-opencv gir1.2-gst-rtsp-server-1.0 python3-gi procps chromium fonts-ipafont-gothic systemd) ;;
+    test) PKGS+=(python3-numpy python3-opencv gir1.2-gst-rtsp-server-1.0 python3-gi procps chromium fonts-ipafont-gothic systemd curl openssl) ;;
     *) echo "setup-system.sh: unknown group '$group' (known: test)" >&2; exit 2 ;;
   esac
 done

@@ -199,3 +199,64 @@ fn dashboard_in_a_real_browser() {
     let log = daemon.log_text();
     assert!(!log.contains("panicked"), "{log}");
 }
+
+/// `[http.tls]`: the dashboard over HTTPS with a configured certificate (made here with openssl), checked
+/// with curl against that certificate; plain HTTP on the same port gets no answer; a missing key stops
+/// the start with a clear message instead of falling back to HTTP.
+#[test]
+fn dashboard_over_https_with_a_configured_certificate() {
+    let curl = which("curl").unwrap_or_else(|| panic!("curl is not installed: run scripts/setup-system.sh test"));
+    let openssl = which("openssl").unwrap_or_else(|| panic!("openssl is not installed: run scripts/setup-system.sh test"));
+    let dir = test_dir();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let st = Command::new(openssl)
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj", "/CN=kaiteki-test"])
+        .args(["-addext", "subjectAltName=IP:127.0.0.1"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success(), "openssl could not make a test certificate");
+    let http = free_port();
+    let video = support::drive::render_video(dir.path(), "drive", &support::drive::street());
+    let write_cfg = |key: &Path| {
+        let text = format!(
+            "device_id = \"e2e-tls\"\npipelines_dir = \"{}\"\n[models.rdd]\nmanifest = \"{}\"\nbackend = \"tract\"\n[cameras.bus]\npipeline = \"file\"\nparams = {{ uri = \"file://{}\" }}\nmodel = \"rdd\"\nloop = true\n[storage]\nstate_dir = \"{}\"\n[mqtt]\nenabled = false\n[http]\nlisten = \"127.0.0.1:{http}\"\n[http.tls]\ncert = \"{}\"\nkey = \"{}\"\n[http.dashboard]\n{}",
+            repo_path("pipelines"),
+            repo_path("models/fixtures/rdd_fixture_yolov8.toml"),
+            video.display(),
+            dir.path().join("state").display(),
+            cert.display(),
+            key.display(),
+            user_snippet(CREW.0, "crew", CREW.1),
+        );
+        let p = dir.path().join("tls.toml");
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    let mut daemon = start_daemon(dir.path(), &write_cfg(&key), &[]);
+    assert!(wait_for_port(http, Duration::from_secs(30)), "no listener: {}", daemon.log_text());
+    let get = |extra: &[&str], url: &str| {
+        let out = Command::new(&curl).args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "5"]).args(extra).arg(url).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let cacert = cert.display().to_string();
+    let https = format!("https://127.0.0.1:{http}");
+    assert_eq!(get(&["--cacert", &cacert], &format!("{https}/login")), "200", "{}", daemon.log_text());
+    assert_eq!(get(&["--cacert", &cacert], &format!("{https}/dashboard/overview")), "303");
+    assert_eq!(get(&["--cacert", &cacert], &format!("{https}/api/dash/overview")), "401");
+    // A client that does not trust the certificate is refused by curl; plain HTTP gets no HTTP answer.
+    assert_eq!(get(&[], &format!("{https}/login")), "000");
+    assert_eq!(get(&[], &format!("http://127.0.0.1:{http}/login")), "000");
+    daemon.terminate();
+
+    let missing = dir.path().join("no-such-key.pem");
+    let mut bad = start_daemon(dir.path(), &write_cfg(&missing), &[]);
+    let exit = bad.wait_exit(Duration::from_secs(30)).expect("the daemon must refuse to start");
+    assert!(!exit.success());
+    let log = bad.log_text();
+    assert!(log.contains("http.tls") && log.contains("no-such-key.pem"), "{log}");
+}

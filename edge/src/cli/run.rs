@@ -23,6 +23,14 @@ pub fn run(path: &Path, until_sources_end: bool) -> anyhow::Result<ExitCode> {
         bail!("the configuration has {} problem(s); `kaiteki check -c {}` lists them", report.problems.len(), path.display());
     }
     let http_addr = loaded.config.http.listen_addr().map_err(anyhow::Error::msg)?;
+    // Certificate problems stop the start: silently falling back to plain HTTP would leak sessions.
+    let http_tls = match &loaded.config.http.tls {
+        Some(t) => {
+            let t = kaiteki::http::tls::TlsConfig { cert: loaded.resolve(&t.cert), key: loaded.resolve(&t.key) };
+            Some(kaiteki::http::tls::acceptor(&t).context("cannot set up HTTPS")?)
+        }
+        None => None,
+    };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name("kaiteki-net")
@@ -92,7 +100,7 @@ pub fn run(path: &Path, until_sources_end: bool) -> anyhow::Result<ExitCode> {
         let http = if http_enabled {
             let s = state.clone();
             Some(tokio::spawn(async move {
-                if let Err(e) = kaiteki::http::serve(http_addr, s, async {
+                if let Err(e) = kaiteki::http::serve(http_addr, s, http_tls, async {
                     let _ = http_stopped.await;
                 })
                 .await

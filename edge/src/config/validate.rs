@@ -57,6 +57,12 @@ impl LoadedConfig {
 
         let pipelines_dir = self.pipelines_dir();
         let mut used_models = BTreeSet::new();
+        if let Some(t) = &cfg.http.tls {
+            let t = crate::http::tls::TlsConfig { cert: self.resolve(&t.cert), key: self.resolve(&t.key) };
+            if let Err(e) = crate::http::tls::acceptor(&t) {
+                r.problems.push(self.diag_near("[http.tls", format!("http.tls: {e}")));
+            }
+        }
         for problem in cfg.snapshots.problems() {
             r.problems.push(self.diag_near("[snapshots", format!("snapshots: {problem}")));
         }

@@ -1,6 +1,8 @@
 //! The local HTTP server (axum): `/healthz`, `/metrics` (Prometheus) and `/api/status` (JSON).
 //! It listens on loopback by default: the crew dashboard and its login come on top of this.
 
+pub mod tls;
+
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -28,6 +30,9 @@ pub struct HttpConfig {
     /// The crew dashboard: users, sessions, login rate limit (`[http.dashboard]`).
     #[serde(default)]
     pub dashboard: crate::dashboard::DashboardConfig,
+    /// Serve HTTPS with this certificate (`[http.tls]`); plain HTTP when absent.
+    #[serde(default)]
+    pub tls: Option<tls::TlsConfig>,
 }
 
 fn yes() -> bool {
@@ -39,7 +44,7 @@ fn default_listen() -> toml::Spanned<String> {
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        Self { enabled: true, listen: default_listen(), dashboard: Default::default() }
+        Self { enabled: true, listen: default_listen(), dashboard: Default::default(), tls: None }
     }
 }
 
@@ -172,11 +177,17 @@ fn gnss_json(s: &AppState) -> serde_json::Value {
 pub async fn serve(
     addr: SocketAddr,
     state: Arc<AppState>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
+    if let Some(acceptor) = tls {
+        tracing::info!(%addr, "HTTPS server listening");
+        tls::serve(listener, acceptor, router(state), shutdown).await;
+        return Ok(());
+    }
     tracing::info!(%addr, "HTTP server listening");
     // Connect info: the dashboard rate-limits logins per client address.
     axum::serve(listener, router(state).into_make_service_with_connect_info::<SocketAddr>())
