@@ -11,36 +11,18 @@ use anyhow::{bail, Context};
 use gstreamer as gst;
 use gstreamer::prelude::*;
 
-use kaiteki::infer::{load_detector, BackendConfig, BackendKind, DetectParams, Detection, Detector, OrtConfig};
+use kaiteki::infer::{DetectParams, Detection, Detector};
 use kaiteki::source::{Frame, FrameView};
 
 #[derive(clap::Args)]
 pub struct DetectArgs {
-    /// Model manifest (models/*.toml).
-    #[arg(long)]
-    model: PathBuf,
-    /// Inference backend.
-    #[arg(long, value_enum, default_value = "ort")]
-    backend: BackendArg,
-    /// ONNX Runtime library (default: ORT_DYLIB_PATH, then /usr/lib/kaiteki/libonnxruntime.so).
-    #[arg(long)]
-    ort_library: Option<PathBuf>,
-    #[arg(long)]
-    threads: Option<usize>,
-    /// Minimum score (default: the manifest's).
-    #[arg(long)]
-    min_score: Option<f32>,
+    #[command(flatten)]
+    model: super::model_args::ModelArgs,
     /// Stop after this many frames of a video.
     #[arg(long)]
     max_frames: Option<u64>,
     /// Image (jpg, png) or video (anything GStreamer's decodebin plays).
     input: PathBuf,
-}
-
-#[derive(Clone, Copy, clap::ValueEnum)]
-enum BackendArg {
-    Ort,
-    Tract,
 }
 
 #[derive(serde::Serialize)]
@@ -63,22 +45,9 @@ pub fn detect(a: DetectArgs) -> anyhow::Result<ExitCode> {
     if !a.input.is_file() {
         bail!("{}: no such file", a.input.display());
     }
-    if let Some(s) = a.min_score {
-        if !(s > 0.0 && s <= 1.0) {
-            bail!("--min-score {s}: must be in (0, 1]");
-        }
-    }
-    let cfg = BackendConfig {
-        backend: match a.backend {
-            BackendArg::Ort => BackendKind::Ort,
-            BackendArg::Tract => BackendKind::Tract,
-        },
-        threads: a.threads,
-        ort: OrtConfig { library: a.ort_library.clone(), ..OrtConfig::default() },
-    };
-    let mut detector = load_detector(&a.model, &cfg).with_context(|| format!("cannot load model {}", a.model.display()))?;
+    let params = a.model.params()?;
+    let mut detector = a.model.load()?;
     eprintln!("model {} on {}", detector.model_id(), detector.backend_name());
-    let params = DetectParams { min_score: a.min_score, nms_iou: None };
     let ext = a.input.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
     let mut out = std::io::stdout().lock();
     if matches!(ext.as_str(), "jpg" | "jpeg" | "png") {

@@ -8,31 +8,19 @@ use std::process::ExitCode;
 use anyhow::{bail, Context};
 
 use kaiteki::eval::{evaluate, Dataset, Format, Pred, Rect, ScoreOptions};
-use kaiteki::infer::{load_detector, BackendConfig, BackendKind, DetectParams, OrtConfig};
 use kaiteki::source::FrameView;
 
 #[derive(clap::Args)]
 pub struct EvalArgs {
-    /// Model manifest (models/*.toml).
-    #[arg(long)]
-    model: PathBuf,
+    /// Model, backend and `--min-score` (the F1 depends on the threshold: try a few).
+    #[command(flatten)]
+    model: super::model_args::ModelArgs,
     /// Dataset folder: images/ with annotations/xmls/ (RDD2022, Pascal VOC) or labels/ (YOLO).
     #[arg(long)]
     dataset: PathBuf,
     /// Annotation format (auto: VOC if there are XML files, YOLO if there is a labels/ folder).
     #[arg(long, value_enum, default_value = "auto")]
     format: FormatArg,
-    /// Inference backend.
-    #[arg(long, value_enum, default_value = "ort")]
-    backend: BackendArg,
-    /// ONNX Runtime library (default: ORT_DYLIB_PATH, then /usr/lib/kaiteki/libonnxruntime.so).
-    #[arg(long)]
-    ort_library: Option<PathBuf>,
-    #[arg(long)]
-    threads: Option<usize>,
-    /// Minimum score (default: the manifest's). The F1 depends on it: try a few.
-    #[arg(long)]
-    min_score: Option<f32>,
     /// Labels under evaluation (others are ignored in predictions and ground truth).
     #[arg(long, value_delimiter = ',', default_value = "D00,D10,D20,D40")]
     labels: Vec<String>,
@@ -48,18 +36,8 @@ enum FormatArg {
     Yolo,
 }
 
-#[derive(Clone, Copy, clap::ValueEnum)]
-enum BackendArg {
-    Ort,
-    Tract,
-}
-
 pub fn eval(a: EvalArgs) -> anyhow::Result<ExitCode> {
-    if let Some(s) = a.min_score {
-        if !(s > 0.0 && s <= 1.0) {
-            bail!("--min-score {s}: must be in (0, 1]");
-        }
-    }
+    let params = a.model.params()?;
     let labels: Vec<String> = a.labels.iter().map(|l| l.trim().to_string()).filter(|l| !l.is_empty()).collect();
     if labels.is_empty() {
         bail!("--labels: give at least one label, e.g. D00,D10,D20,D40");
@@ -71,15 +49,7 @@ pub fn eval(a: EvalArgs) -> anyhow::Result<ExitCode> {
     };
     // The dataset first: a broken annotation should not wait for a model to load.
     let dataset = Dataset::open(&a.dataset, format).context("cannot read the dataset")?;
-    let cfg = BackendConfig {
-        backend: match a.backend {
-            BackendArg::Ort => BackendKind::Ort,
-            BackendArg::Tract => BackendKind::Tract,
-        },
-        threads: a.threads,
-        ort: OrtConfig { library: a.ort_library.clone(), ..OrtConfig::default() },
-    };
-    let mut detector = load_detector(&a.model, &cfg).with_context(|| format!("cannot load model {}", a.model.display()))?;
+    let mut detector = a.model.load()?;
     eprintln!(
         "model {} on {}; dataset {} ({}, {} images, {} objects)",
         detector.model_id(),
@@ -95,7 +65,6 @@ pub fn eval(a: EvalArgs) -> anyhow::Result<ExitCode> {
         eprintln!("warning: the model has no class {unknown:?}: those labels can only be missed");
     }
 
-    let params = DetectParams { min_score: a.min_score, nms_iou: None };
     let options = ScoreOptions { labels, ..ScoreOptions::default() };
     let model_id = detector.model_id().to_string();
     let backend = detector.backend_name().to_string();

@@ -68,8 +68,8 @@ impl LoadedConfig {
         }
         if cfg.snapshots.enabled {
             for (what, configured, name) in [
-                ("object_model", cfg.snapshots.object_model.as_deref(), "centernet_human_512.toml"),
-                ("face_model", cfg.snapshots.face_model.as_deref(), "blazeface_full_range_192.toml"),
+                ("object_model", cfg.snapshots.object_model.as_deref(), crate::privacy::snapshot::DEFAULT_OBJECT_MODEL),
+                ("face_model", cfg.snapshots.face_model.as_deref(), crate::privacy::snapshot::DEFAULT_FACE_MODEL),
             ] {
                 let path = self.redaction_model(configured, name);
                 if let Err(errs) = Manifest::load(&path) {

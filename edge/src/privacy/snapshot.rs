@@ -17,6 +17,11 @@ use uuid::Uuid;
 
 use super::redact::{Method, RedactOptions, RedactedImage, DEFAULT_OBJECT_CLASSES};
 
+/// The redactor's person/vehicle detector when `object_model` is not set (found beside the config or installed).
+pub const DEFAULT_OBJECT_MODEL: &str = "centernet_human_512.toml";
+/// The redactor's face detector when `face_model` is not set.
+pub const DEFAULT_FACE_MODEL: &str = "blazeface_full_range_192.toml";
+
 /// `[snapshots]`: redacted still images (dashboard calibration stills, road-damage evidence…). Off by
 /// default: an appliance only keeps images when its operator says so.
 #[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]

@@ -27,8 +27,8 @@ pub fn start(
     feed: Arc<crate::dashboard::Feed>,
 ) -> anyhow::Result<(crossbeam_channel::Sender<SnapshotJob>, std::thread::JoinHandle<()>)> {
     let cfg = &loaded.config.snapshots;
-    let object_path = loaded.redaction_model(cfg.object_model.as_deref(), "centernet_human_512.toml");
-    let face_path = loaded.redaction_model(cfg.face_model.as_deref(), "blazeface_full_range_192.toml");
+    let object_path = loaded.redaction_model(cfg.object_model.as_deref(), crate::privacy::snapshot::DEFAULT_OBJECT_MODEL);
+    let face_path = loaded.redaction_model(cfg.face_model.as_deref(), crate::privacy::snapshot::DEFAULT_FACE_MODEL);
     let objects = load_detector(&object_path, backend).with_context(|| format!("snapshots: cannot load {}", object_path.display()))?;
     let faces = load_detector(&face_path, backend).with_context(|| format!("snapshots: cannot load {}", face_path.display()))?;
     let mut redactor = Redactor::new(objects, faces, cfg.redact_options()).map_err(|e| anyhow::anyhow!("snapshots: {e}"))?;

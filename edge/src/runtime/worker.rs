@@ -105,8 +105,8 @@ impl ModelWorker {
         };
         let view = frame.view();
         if let Some(tx) = slot.stills.take() {
-            use crate::analytics::road_damage::{copy_frame, SnapshotJob, SnapshotTarget};
-            if let Some(still) = copy_frame(&frame.camera, view) {
+            use crate::analytics::road_damage::{SnapshotJob, SnapshotTarget};
+            if let Some(still) = Frame::copy_of(frame.camera.clone(), view) {
                 // A full queue skips the still; the camera never waits for the redactor.
                 let _ = tx.try_send(SnapshotJob { target: SnapshotTarget::CalibrationStill(frame.camera.to_string()), frame: still });
             }

@@ -36,6 +36,15 @@ impl<'a> FrameView<'a> {
         let start = y as usize * self.stride;
         &self.data[start..start + self.width as usize * 3]
     }
+
+    /// The pixels as one tightly packed RGB buffer (row padding dropped).
+    pub fn to_packed(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.width as usize * self.height as usize * 3);
+        for y in 0..self.height {
+            out.extend_from_slice(self.row(y));
+        }
+        out
+    }
 }
 
 impl fmt::Debug for FrameView<'_> {
@@ -82,6 +91,11 @@ impl Frame {
     /// A frame from packed RGB8 pixels (`stride == width * 3`).
     pub fn from_rgb(camera: Arc<str>, seq: u64, pts: Duration, width: u32, height: u32, data: Vec<u8>) -> Option<Self> {
         Self::checked(camera, seq, pts, width, height, width as usize * 3, Pixels::Owned(data))
+    }
+
+    /// An owned copy of a view's pixels, e.g. to keep a still after the pipeline's buffer is gone.
+    pub fn copy_of(camera: Arc<str>, view: FrameView<'_>) -> Option<Self> {
+        Self::from_rgb(camera, 0, Duration::ZERO, view.width, view.height, view.to_packed())
     }
 
     /// Builds a frame only if its pixels really cover `height` rows of `stride` bytes.

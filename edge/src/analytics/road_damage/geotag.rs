@@ -55,12 +55,16 @@ pub struct Position {
 /// (a pixel covers more ground further away). 3 % of the distance is typical of a good calibration.
 const GROUND_REL_ERR: f64 = 0.03;
 
+/// A vehicle-frame offset (x right, y forward) as (east, north) metres for a heading in degrees
+/// clockwise from north: forward points along the heading.
+pub fn vehicle_to_enu(heading_deg: f64, x: f64, y: f64) -> (f64, f64) {
+    let h = heading_deg.to_radians();
+    (x * h.cos() + y * h.sin(), -x * h.sin() + y * h.cos())
+}
+
 /// Vehicle frame (x right, y forward, metres from the antenna) to WGS84 with the pose.
 pub fn vehicle_to_wgs84(pose: &Pose, x: f64, y: f64) -> Result<Position, NoPosition> {
-    let h = pose.heading_deg.ok_or(NoPosition::NoHeading)?.to_radians();
-    // Rotate the vehicle frame onto east/north: forward points along the heading.
-    let east = x * h.cos() + y * h.sin();
-    let north = -x * h.sin() + y * h.cos();
+    let (east, north) = vehicle_to_enu(pose.heading_deg.ok_or(NoPosition::NoHeading)?, x, y);
     let anchor = Wgs84Anchor::new(pose.lat, pose.lon).map_err(|e| NoPosition::NoFix(e.to_string()))?;
     let (lat, lon) = anchor.to_wgs84(east, north);
     let range = (x * x + y * y).sqrt();

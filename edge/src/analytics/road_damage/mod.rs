@@ -179,14 +179,13 @@ impl RoadDamageAnalytic {
     fn to_space(&self, b: &BBox, space: &Option<(Pose, Wgs84Anchor)>) -> Option<BBox> {
         let Some((pose, origin)) = space else { return Some(*b) };
         let plane = self.plane.as_ref()?;
-        let h = pose.heading_deg?.to_radians();
+        let heading = pose.heading_deg?;
         let (pe, pn) = origin.to_local(pose.lat, pose.lon);
         let mut out = BBox::new(f32::MAX, f32::MAX, f32::MIN, f32::MIN);
         for (px, py) in [(b.x1, b.y1), (b.x2, b.y1), (b.x2, b.y2), (b.x1, b.y2)] {
             let (x, y) = plane.image_to_ground(f64::from(px), f64::from(py))?;
-            let e = pe + x * h.cos() + y * h.sin();
-            let n = pn - x * h.sin() + y * h.cos();
-            let (cx, cy) = ((e * 100.0) as f32, (-n * 100.0) as f32);
+            let (e, n) = geotag::vehicle_to_enu(heading, x, y);
+            let (cx, cy) = (((pe + e) * 100.0) as f32, (-(pn + n) * 100.0) as f32);
             out = BBox::new(out.x1.min(cx), out.y1.min(cy), out.x2.max(cx), out.y2.max(cy));
         }
         out.is_finite().then_some(out)
@@ -267,7 +266,7 @@ impl RoadDamageAnalytic {
                 a.best_score = det.score;
                 a.best_box = image_box;
                 if self.snapshots.is_some() && self.cfg.snapshot {
-                    a.still = copy_frame(&self.camera, view);
+                    a.still = crate::source::Frame::copy_of(Arc::from(self.camera.as_str()), view);
                 }
             }
             a.sizes.extend(size);
@@ -377,15 +376,6 @@ impl RoadDamageAnalytic {
             }
         }
     }
-}
-
-/// An owned copy of a frame's pixels (tightly packed RGB).
-pub fn copy_frame(camera: &str, view: FrameView<'_>) -> Option<crate::source::Frame> {
-    let mut data = Vec::with_capacity(view.width as usize * view.height as usize * 3);
-    for y in 0..view.height {
-        data.extend_from_slice(view.row(y));
-    }
-    crate::source::Frame::from_rgb(Arc::from(camera), 0, std::time::Duration::ZERO, view.width, view.height, data)
 }
 
 /// Median of each dimension: robust against the first and last frames, where the box is cut by the

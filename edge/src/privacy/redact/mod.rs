@@ -249,10 +249,7 @@ impl Redactor {
         let found = self.find(frame)?;
         let t0 = Instant::now();
         let (w, h) = (frame.width, frame.height);
-        let mut pixels = Vec::with_capacity(w as usize * h as usize * 3);
-        for y in 0..h {
-            pixels.extend_from_slice(frame.row(y));
-        }
+        let mut pixels = frame.to_packed();
         let mut regions: Vec<(RegionKind, &Detection, Rect)> = Vec::with_capacity(found.len());
         {
             let mut canvas = Canvas { width: w, height: h, data: &mut pixels };
