@@ -8,6 +8,8 @@
 //! Screenshots: $KAITEKI_SCREENSHOT_DIR or target/dashboard-screenshots/.
 //! A second camera plays a generated bus drive (tests/support/drive.rs) through the fixture road-damage
 //! model with its NMEA log, so the road-damage page shows real records and the mark round trip is required.
+//! A third camera plays a generated intersection (tests/support/crossing.rs) with one near-miss, so the
+//! intersections page must show it too: every page renders data from this real run.
 
 mod support;
 
@@ -43,6 +45,7 @@ fn user_snippet(name: &str, role: &str, password: &str) -> String {
 fn config(dir: &Path, broker_port: u16, http_port: u16) -> PathBuf {
     use support::drive;
     let drive_video = drive::render_video(dir, "drive", &drive::street());
+    let junction_video = support::crossing::render_video(dir, "junction");
     let nmea = drive::nmea_log(dir);
     let users = format!("{}\n{}", user_snippet(CREW.0, "crew", CREW.1), user_snippet(ADMIN.0, "admin", ADMIN.1));
     let cfg = format!(
@@ -78,6 +81,19 @@ realtime = false
 gate = {{ mode = "every_frame" }}
 [cameras.bus.road_damage.calibration]
 points = {points}
+[models.traffic]
+manifest = "{traffic}"
+backend = "tract"
+threads = 1
+[cameras.junction]
+pipeline = "file"
+params = {{ uri = "file://{junction_video}" }}
+model = "traffic"
+realtime = false
+[cameras.junction.detect]
+gate = {{ mode = "every_frame" }}
+[cameras.junction.analytics.calibration]
+points = {junction_points}
 [snapshots]
 enabled = true
 object_model = "{objects}"
@@ -103,6 +119,9 @@ login_rate_limit = {{ max_attempts = 5, window_s = 300 }}
         nmea = nmea.display(),
         points = drive::calibration_points(),
         objects = repo_path("models/centernet_human_512.toml"),
+        traffic = repo_path("models/fixtures/traffic_fixture_yolov8.toml"),
+        junction_video = junction_video.display(),
+        junction_points = support::crossing::calibration_points(),
         faces = repo_path("models/blazeface_full_range_192.toml"),
     );
     let path = dir.join("kaiteki-dashboard.toml");
@@ -145,6 +164,9 @@ fn dashboard_in_a_real_browser() {
     // The drive's three road-damage records.
     wait_until(Duration::from_secs(180), || (sub.on_topic("/events/road_damage").len() >= 3).then_some(()))
         .unwrap_or_else(|| panic!("no road-damage records from the drive: {}", daemon.log_text()));
+    // The junction's near-miss (tests/e2e_intersection.rs checks its numbers).
+    wait_until(Duration::from_secs(120), || (!sub.on_topic("/events/near_miss").is_empty()).then_some(()))
+        .unwrap_or_else(|| panic!("no near-miss from the junction: {}", daemon.log_text()));
     // Data routes need a session.
     let (code, body) = http_get(http, "/api/dash/overview").unwrap();
     assert_eq!(code, 401, "{body}");
@@ -168,7 +190,7 @@ fn dashboard_in_a_real_browser() {
         .env("CHROMIUM", &chromium)
         .env("RATE_LIMIT_MAX", "5")
         .env("EXPECT_CAMERA", "campus")
-        .env("REQUIRE_DATA", "overview,crowding,system,road-damage,calibration")
+        .env("REQUIRE_DATA", "overview,road-damage,intersections,crowding,system,calibration")
         .env("REQUIRE_MARK", "1")
         .env("MARK_RESULT_FILE", &mark_file)
         .output()
@@ -248,6 +270,11 @@ fn dashboard_over_https_with_a_configured_certificate() {
     assert_eq!(get(&["--cacert", &cacert], &format!("{https}/login")), "200", "{}", daemon.log_text());
     assert_eq!(get(&["--cacert", &cacert], &format!("{https}/dashboard/overview")), "303");
     assert_eq!(get(&["--cacert", &cacert], &format!("{https}/api/dash/overview")), "401");
+    // With TLS, cookies are Secure by default (never sent back over plain HTTP).
+    let headers = Command::new(&curl).args(["-s", "-D", "-", "-o", "/dev/null", "--max-time", "5", "--cacert", &cacert]).arg(format!("{https}/login")).output().unwrap();
+    let headers = String::from_utf8_lossy(&headers.stdout).to_ascii_lowercase();
+    let cookie = headers.lines().find(|l| l.starts_with("set-cookie:")).unwrap_or_else(|| panic!("no cookie set by the login page: {headers}"));
+    assert!(cookie.contains("; secure") && cookie.contains("httponly"), "{cookie}");
     // A client that does not trust the certificate is refused by curl; plain HTTP gets no HTTP answer.
     assert_eq!(get(&[], &format!("{https}/login")), "000");
     assert_eq!(get(&[], &format!("http://127.0.0.1:{http}/login")), "000");

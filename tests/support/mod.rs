@@ -3,6 +3,7 @@
 //! the test with a message that says how to get it.
 #![allow(dead_code)]
 
+pub mod crossing;
 pub mod drive;
 
 use std::io::{Read, Write};

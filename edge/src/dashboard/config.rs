@@ -12,10 +12,11 @@ pub struct DashboardConfig {
     /// Absolute session lifetime in seconds (default 8 hours, one shift).
     #[serde(default = "default_ttl")]
     pub session_ttl_s: u64,
-    /// Mark cookies `Secure`. Set it when the server runs with TLS; leave it off for plain HTTP on
-    /// loopback, or browsers drop the cookie.
+    /// Mark cookies `Secure` (sent over HTTPS only). Default: on exactly when `[http.tls]` is
+    /// configured, since browsers drop Secure cookies on plain HTTP; set it explicitly when TLS ends
+    /// at a reverse proxy in front of the daemon.
     #[serde(default)]
-    pub secure_cookies: bool,
+    pub secure_cookies: Option<bool>,
     #[serde(default)]
     pub login_rate_limit: LoginRateLimit,
 }
@@ -78,7 +79,7 @@ impl Default for DashboardConfig {
         Self {
             users: Vec::new(),
             session_ttl_s: default_ttl(),
-            secure_cookies: false,
+            secure_cookies: None,
             login_rate_limit: LoginRateLimit::default(),
         }
     }

@@ -72,7 +72,7 @@ fn render(st: &DashState, status: StatusCode, problem: Problem, username: &str) 
     let html =
         LOGIN_HTML.replace("{{csrf}}", &token).replace("{{error}}", &error).replace("{{username}}", &escape(username));
     let mut r = (status, Html(html)).into_response();
-    let c = set_cookie(LOGIN_CSRF_COOKIE, &token, LOGIN_CSRF_TTL_S, st.cfg.secure_cookies);
+    let c = set_cookie(LOGIN_CSRF_COOKIE, &token, LOGIN_CSRF_TTL_S, st.cfg.secure_cookies.unwrap_or(false));
     if let Ok(v) = HeaderValue::from_str(&c) {
         r.headers_mut().append(header::SET_COOKIE, v);
     }
@@ -140,7 +140,7 @@ pub async fn submit(
     };
     tracing::info!(%ip, user = %user.name, role = user.role.as_str(), "dashboard: login");
     let mut r = Redirect::to(HOME).into_response();
-    let secure = st.cfg.secure_cookies;
+    let secure = st.cfg.secure_cookies.unwrap_or(false);
     for c in [
         set_cookie(SESSION_COOKIE, &token, st.sessions.ttl().as_secs(), secure),
         set_cookie(LOGIN_CSRF_COOKIE, "", 0, secure),
@@ -163,7 +163,7 @@ pub async fn logout(
     }
     tracing::info!(user = %s.user, "dashboard: logout");
     let mut r = Json(serde_json::json!({"ok": true, "location": "/login"})).into_response();
-    if let Ok(v) = HeaderValue::from_str(&set_cookie(SESSION_COOKIE, "", 0, st.cfg.secure_cookies)) {
+    if let Ok(v) = HeaderValue::from_str(&set_cookie(SESSION_COOKIE, "", 0, st.cfg.secure_cookies.unwrap_or(false))) {
         r.headers_mut().append(header::SET_COOKIE, v);
     }
     Ok(r)

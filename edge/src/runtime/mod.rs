@@ -310,7 +310,10 @@ pub fn start(loaded: &LoadedConfig) -> anyhow::Result<Running> {
         outbox,
         camera_models,
         feed,
-        dashboard: cfg.http.dashboard.clone(),
+        dashboard: crate::dashboard::DashboardConfig {
+            secure_cookies: Some(cfg.http.dashboard.secure_cookies.unwrap_or(cfg.http.tls.is_some())),
+            ..cfg.http.dashboard.clone()
+        },
         marks,
         privacy,
         gnss,
