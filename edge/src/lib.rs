@@ -21,3 +21,4 @@ pub mod roughness;
 pub mod runtime;
 pub mod source;
 pub mod track;
+pub mod update;

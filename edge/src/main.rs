@@ -43,6 +43,11 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Signed model updates: keys, bundles, signatures, pushing to a broker.
+    Model {
+        #[command(subcommand)]
+        command: cli::model::ModelCommand,
+    },
     /// Dashboard users.
     User {
         #[command(subcommand)]
@@ -92,6 +97,7 @@ fn main() -> ExitCode {
         Command::Detect(a) => cli::detect::detect(a),
         Command::Eval(a) => cli::eval::eval(a),
         Command::Calibrate(a) => cli::calibrate::calibrate_cmd(a),
+        Command::Model { command } => cli::model::run(command),
         Command::User { command: UserCommand::Add { name, role, password_stdin } } => {
             cli::user_add(&name, role_of(role), password_stdin)
         }

@@ -4,6 +4,7 @@ pub mod calibrate;
 pub mod check;
 pub mod detect;
 pub mod eval;
+pub mod model;
 pub mod model_args;
 pub mod run;
 

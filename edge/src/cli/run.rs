@@ -48,6 +48,7 @@ pub fn run(path: &Path, until_sources_end: bool) -> anyhow::Result<ExitCode> {
     let device_id = loaded.config.device_id.get_ref().clone();
     let topics = running.topics.clone();
     let notifier = kaiteki::health::notify::Notifier::from_env();
+    let update_agent = running.update_agent.take();
 
     rt.block_on(async move {
         let wake = Arc::new(tokio::sync::Notify::new());
@@ -77,6 +78,7 @@ pub fn run(path: &Path, until_sources_end: bool) -> anyhow::Result<ExitCode> {
                 }
             })
         };
+        let updates = update_agent.map(|a| tokio::spawn(a.run(stop_rx.clone())));
         let sink = if mqtt_cfg.enabled {
             Some(tokio::spawn(
                 Sink {
@@ -142,6 +144,9 @@ pub fn run(path: &Path, until_sources_end: bool) -> anyhow::Result<ExitCode> {
             if tokio::time::timeout(Duration::from_secs(15), sink).await.is_err() {
                 tracing::warn!("MQTT sink did not finish within 15 s; undelivered events stay in the outbox");
             }
+        }
+        if let Some(u) = updates {
+            let _ = tokio::time::timeout(Duration::from_secs(5), u).await;
         }
         let _ = stop_http.send(());
         if let Some(h) = http {

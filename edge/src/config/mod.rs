@@ -64,6 +64,9 @@ pub struct Config {
     /// (`[cameras.<id>.road_damage] snapshot = true`).
     #[serde(default)]
     pub snapshots: crate::privacy::SnapshotConfig,
+    /// Signed model updates pushed over MQTT (`kaiteki model …`): trusted keys, groups, rollback.
+    #[serde(default)]
+    pub updates: crate::update::config::UpdatesConfig,
 }
 
 /// Where the appliance keeps its state (sequence numbers, outbox, records).

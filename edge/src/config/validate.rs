@@ -81,6 +81,12 @@ impl LoadedConfig {
         if cfg.cameras.values().any(|c| c.road_damage.as_ref().is_some_and(|rd| rd.snapshot)) && !cfg.snapshots.enabled {
             r.notes.push("road_damage.snapshot is set but [snapshots] enabled = false: no snapshots are taken".into());
         }
+        for problem in self.config.updates.validate() {
+            r.problems.push(self.diag_near("[updates", problem));
+        }
+        if self.config.updates.enabled && !self.config.mqtt.enabled {
+            r.problems.push(self.diag_near("[updates", "updates need [mqtt] (offers and chunks arrive over MQTT)"));
+        }
         if let Some(rough) = self.roughness().filter(|r| r.enabled) {
             for problem in rough.validate() {
                 r.problems.push(self.diag_near("[roughness", format!("roughness: {problem}")));

@@ -113,6 +113,7 @@ pub fn status_json(s: &AppState) -> serde_json::Value {
         .map(|c| {
             let mut v = serde_json::to_value(c.snapshot()).unwrap_or_default();
             if let (Some(obj), Some(model)) = (v.as_object_mut(), s.camera_models.get(&c.id)) {
+                let model = model.read();
                 obj.insert("model".into(), model.model_id.clone().into());
                 obj.insert("model_version".into(), model.model_id.split('@').nth(1).unwrap_or("").into());
             }
@@ -125,7 +126,7 @@ pub fn status_json(s: &AppState) -> serde_json::Value {
         "version": env!("CARGO_PKG_VERSION"),
         "uptime_s": s.started.elapsed().as_secs_f64(),
         "cameras": cams,
-        "models": s.models,
+        "models": s.models.iter().map(|m| m.read().clone()).collect::<Vec<_>>(),
         "outbox": {
             "depth": ob.records,
             "bytes": ob.bytes,

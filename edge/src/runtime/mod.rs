@@ -6,6 +6,7 @@
 
 pub mod delivery;
 pub mod gate;
+pub mod hot_swap;
 pub mod pose;
 pub mod roughness;
 pub mod snapshots;
@@ -40,17 +41,20 @@ pub struct ModelInfo {
     pub backend: String,
 }
 
+pub type SharedModelInfo = Arc<parking_lot::RwLock<ModelInfo>>;
+
 /// State shared with the HTTP server.
 pub struct AppState {
     pub device_id: String,
     pub started: Instant,
     pub cameras: Vec<Arc<CameraStatus>>,
-    pub models: Vec<ModelInfo>,
+    /// Updated in place when a model update swaps a detector.
+    pub models: Vec<SharedModelInfo>,
     pub metrics: Arc<Metrics>,
     pub mqtt: Arc<MqttStatus>,
     pub outbox: Arc<crate::outbox::Outbox>,
     /// Which model each camera runs.
-    pub camera_models: HashMap<String, ModelInfo>,
+    pub camera_models: HashMap<String, SharedModelInfo>,
     /// What the crew dashboard shows.
     pub feed: Arc<crate::dashboard::Feed>,
     pub dashboard: crate::dashboard::DashboardConfig,
@@ -67,6 +71,10 @@ pub struct Running {
     pub state: Arc<AppState>,
     pub events: Option<tokio::sync::mpsc::UnboundedReceiver<Envelope>>,
     pub topics: Topics,
+    /// Per model slot: where model updates hand over a new detector.
+    pub model_handles: HashMap<String, hot_swap::ModelHandle>,
+    /// The model-update agent (`[updates] enabled`), for the caller to run on its async runtime.
+    pub update_agent: Option<crate::update::agent::Agent>,
     shutdown: Arc<AtomicBool>,
     mark_emitter: Arc<parking_lot::Mutex<Option<Emitter>>>,
     camera_threads: Vec<std::thread::JoinHandle<()>>,
@@ -127,7 +135,9 @@ pub fn start(loaded: &LoadedConfig) -> anyhow::Result<Running> {
     // Frames of all cameras of one model go through one bounded channel: a short one, since a frame
     // waiting there is latency.
     let mut workers: HashMap<String, (crossbeam_channel::Sender<crate::source::Frame>, ModelWorker)> = HashMap::new();
-    let mut models = Vec::new();
+    let mut models: Vec<SharedModelInfo> = Vec::new();
+    let mut model_handles = HashMap::new();
+    let mut update_slots = Vec::new();
     let mut runners = Vec::new();
     let mut statuses = Vec::new();
     let mut camera_models = HashMap::new();
@@ -140,15 +150,38 @@ pub fn start(loaded: &LoadedConfig) -> anyhow::Result<Running> {
             let Some(model_cfg) = cfg.models.get(model_name) else {
                 bail!("camera {cam_id}: no model `{model_name}`");
             };
-            let manifest = loaded.resolve(model_cfg.manifest.get_ref());
+            let configured = loaded.resolve(model_cfg.manifest.get_ref());
+            // A model update installed earlier serves instead of the configured model.
+            let installed = if cfg.updates.enabled {
+                match crate::update::installed::load(&state_dir, model_name) {
+                    Ok(rec) => rec.map(|r| r.active),
+                    Err(e) => {
+                        tracing::error!(model = %model_name, error = %e, "installed model update unusable; serving the configured model");
+                        None
+                    }
+                }
+            } else {
+                None
+            };
+            let manifest = installed.as_ref().map(|i| i.manifest.clone()).unwrap_or(configured);
             let detector = load_detector(&manifest, &model_cfg.backend_config())
                 .with_context(|| format!("cannot load model `{model_name}` ({})", manifest.display()))?;
+            if cfg.updates.enabled {
+                let current = installed.unwrap_or_else(|| crate::update::installed::InstalledModel {
+                    version: detector.manifest().version.clone(),
+                    digest: String::new(),
+                    manifest: manifest.clone(),
+                });
+                update_slots.push((model_name.clone(), current, model_cfg.backend_config()));
+            }
             tracing::info!(model = %model_name, id = detector.model_id(), backend = detector.backend_name(), "model loaded");
-            models.push(ModelInfo {
+            let (handle, swap) = hot_swap::slot(ModelInfo {
                 name: model_name.clone(),
                 model_id: detector.model_id().to_string(),
                 backend: detector.backend_name().to_string(),
             });
+            models.push(handle.info.clone());
+            model_handles.insert(model_name.clone(), handle);
             let (tx, rx) = crossbeam_channel::bounded(2);
             let worker = ModelWorker {
                 name: model_name.clone(),
@@ -159,10 +192,11 @@ pub fn start(loaded: &LoadedConfig) -> anyhow::Result<Running> {
                 metrics: metrics.clone(),
                 shutdown: shutdown.clone(),
                 feed: feed.clone(),
+                swap,
             };
             workers.insert(model_name.clone(), (tx, worker));
         }
-        if let Some(info) = models.iter().find(|m: &&ModelInfo| &m.name == model_name) {
+        if let Some(info) = models.iter().find(|m| &m.read().name == model_name) {
             camera_models.insert(cam_id.clone(), info.clone());
         }
         let Some((tx, worker)) = workers.get_mut(model_name) else { continue };
@@ -222,6 +256,25 @@ pub fn start(loaded: &LoadedConfig) -> anyhow::Result<Running> {
             shutdown: shutdown.clone(),
         });
     }
+    let update_agent = if cfg.updates.enabled && cfg.mqtt.enabled {
+        let slots = update_slots
+            .into_iter()
+            .filter_map(|(name, current, backend)| {
+                let handle = model_handles.get(&name)?.clone();
+                let needs = crate::update::requirements::Requirements::for_slot(cfg, &name);
+                Some((name, crate::update::agent::Slot { handle, backend, needs, current }))
+            })
+            .collect();
+        Some(crate::update::agent::Agent {
+            cfg: cfg.updates.clone(),
+            mqtt: cfg.mqtt.clone(),
+            device_id: device_id.clone(),
+            state_dir: state_dir.clone(),
+            slots,
+        })
+    } else {
+        None
+    };
     let mut roughness_task = None;
     if let Some(rough) = loaded.roughness().filter(|r| r.enabled) {
         if tokio::runtime::Handle::try_current().is_err() {
@@ -323,6 +376,8 @@ pub fn start(loaded: &LoadedConfig) -> anyhow::Result<Running> {
         state,
         events: Some(events_rx),
         topics: Topics::new(&mqtt_cfg.topic_prefix, &device_id),
+        model_handles,
+        update_agent,
         shutdown,
         mark_emitter,
         camera_threads,

@@ -73,6 +73,8 @@ pub struct ModelWorker {
     pub metrics: Arc<Metrics>,
     pub shutdown: Arc<AtomicBool>,
     pub feed: Arc<crate::dashboard::Feed>,
+    /// Where model updates swap the detector between two frames.
+    pub swap: super::hot_swap::SwapPoint,
 }
 
 impl ModelWorker {
@@ -83,17 +85,30 @@ impl ModelWorker {
     fn run(mut self) {
         let queue = crate::health::metrics::QueueLabels { queue: format!("frames_{}", self.name) };
         loop {
-            match self.frames.recv_timeout(Duration::from_millis(200)) {
-                Ok(frame) => {
-                    self.metrics.queue_depth.get_or_create(&queue).set(self.frames.len() as i64);
-                    self.process(frame);
-                }
-                Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
-                    if self.shutdown.load(Ordering::Relaxed) && self.frames.is_empty() {
-                        break;
-                    }
-                }
-                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
+            let mut control = None;
+            let mut timed_out = false;
+            let mut frame = None;
+            let mut gone = false;
+            crossbeam_channel::select! {
+                recv(self.frames) -> msg => match msg {
+                    Ok(f) => frame = Some(f),
+                    Err(_) => gone = true,
+                },
+                recv(self.swap.receiver()) -> msg => match msg {
+                    Ok(c) => control = Some(c),
+                    Err(_) => self.swap.disconnect(),
+                },
+                default(Duration::from_millis(200)) => timed_out = true,
+            }
+            if let Some(c) = control {
+                self.swap.apply(c, &mut self.detector);
+            }
+            if let Some(frame) = frame {
+                self.metrics.queue_depth.get_or_create(&queue).set(self.frames.len() as i64);
+                self.process(frame);
+            }
+            if gone || (timed_out && self.shutdown.load(Ordering::Relaxed) && self.frames.is_empty()) {
+                break;
             }
         }
         tracing::debug!(model = %self.name, "inference worker stopped");
@@ -115,7 +130,12 @@ impl ModelWorker {
         if inferred {
             let params = DetectParams { min_score: slot.min_score, nms_iou: None };
             let detector = &mut self.detector;
+            let started = Instant::now();
             let result = std::panic::catch_unwind(AssertUnwindSafe(|| detector.detect(view, params)));
+            match &result {
+                Ok(Ok((dets, _))) => self.swap.record_ok(dets.len(), started.elapsed()),
+                _ => self.swap.record_error(),
+            }
             let model = self.detector.model_id().to_string();
             match result {
                 Ok(Ok((dets, times))) => {
