@@ -216,8 +216,13 @@ fn dashboard_in_a_real_browser() {
             assert_eq!(ev["data"]["status"], "repaired", "{ev}");
             assert_eq!(ev["data"]["user"], CREW.0, "{ev}");
             assert!(ev["data"]["at"].is_string(), "{ev}");
+            assert_valid_event(&ev);
         }
     }
+    // Every event of the run (all three cameras and the mark) matches the committed schema of its kind,
+    // and nothing but a snapshot carries image bytes.
+    let validated = sub.assert_events_valid();
+    assert_validated(&validated, &["scene_summary", "road_damage", "near_miss", "damage_mark"]);
     let log = daemon.log_text();
     assert!(!log.contains("panicked"), "{log}");
 }

@@ -94,9 +94,12 @@ listen = "127.0.0.1:{http}"
     let pos = c["position"].as_array().unwrap();
     let (x, y) = (pos[0].as_f64().unwrap(), pos[1].as_f64().unwrap());
     assert!((-12.0..=1.0).contains(&x) && (y - crossing::LANE_Y).abs() < 2.5, "position ({x}, {y}): {c}");
-    // Delivered from the outbox with the common envelope.
+    // Delivered from the outbox with the common envelope, as the committed schema describes it; no
+    // payload carries image bytes.
     assert_eq!(ev["device_id"], DEVICE, "{ev}");
     assert!(ev["seq"].as_u64().is_some() && ev["id"].is_string(), "{ev}");
+    assert_valid_event(ev);
+    assert_validated(&sub.assert_events_valid(), &["near_miss"]);
 
     daemon.terminate();
     let log = daemon.log_text();

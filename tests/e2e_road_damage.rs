@@ -68,7 +68,8 @@ listen = "127.0.0.1:{http}"
 }
 
 /// One pass: runs the daemon over a video until it ends; returns the `road_damage` events published
-/// (and the subscriber, for the other kinds).
+/// (and the subscriber, for the other kinds). Every event of the pass is validated against the committed
+/// schema of its kind, and no payload may carry image bytes.
 fn pass(dir: &Path, video: &Path, nmea: &Path) -> Vec<serde_json::Value> {
     pass_with(dir, video, nmea).0
 }
@@ -83,6 +84,7 @@ fn pass_with(dir: &Path, video: &Path, nmea: &Path) -> (Vec<serde_json::Value>, 
     assert!(exit.success(), "daemon failed: {log}");
     assert!(!log.contains("panicked"), "{log}");
     std::thread::sleep(Duration::from_millis(500));
+    assert_validated(&sub.assert_events_valid(), &["road_damage"]);
     (sub.on_topic("/events/road_damage"), sub)
 }
 
@@ -103,6 +105,8 @@ fn three_passes_one_record_per_damage_joined_then_possibly_repaired() {
 
     // Pass 1: one record per damage, despite each being seen on ~16 frames.
     let (first, sub) = pass_with(dir.path(), &full, &nmea);
+    // The drive's three kinds of event, each checked against its schema.
+    assert_validated(&sub.assert_events_valid(), &["road_damage", "roughness", "road_impact"]);
     assert_eq!(first.len(), 3, "{first:#?}");
     let m_per_deg_lat = 110_950.0;
     let m_per_deg_lon = m_per_deg_lat * LAT0.to_radians().cos();

@@ -126,6 +126,11 @@ fn summaries_through_broker(backend: &str, gate: &str) -> Vec<serde_json::Value>
     assert_eq!(m["levelOfService"], "A", "{m}");
     let levels = sub.on_topic("/events/crowd_level");
     assert!(levels.len() <= 1, "crowd level flapped: {levels:?}");
+
+    // Every message on an `/events/` topic matches the committed schema of its kind, and nothing but a
+    // snapshot carries image bytes.
+    let validated = sub.assert_events_valid();
+    assert_validated(&validated, &["scene_summary", "crowd_minute"]);
     events
 }
 

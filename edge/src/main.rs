@@ -53,6 +53,11 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Schemas of the published data.
+    Schema {
+        #[command(subcommand)]
+        command: SchemaCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -81,6 +86,15 @@ enum ConfigCommand {
     Schema,
 }
 
+#[derive(Subcommand)]
+enum SchemaCommand {
+    /// Write the JSON Schema of every MQTT event kind to `<out-dir>/<kind>.schema.json`.
+    Events {
+        #[arg(long)]
+        out_dir: PathBuf,
+    },
+}
+
 fn role_of(r: RoleArg) -> kaiteki::dashboard::Role {
     match r {
         RoleArg::Crew => kaiteki::dashboard::Role::Crew,
@@ -105,6 +119,7 @@ fn main() -> ExitCode {
             println!("{}", serde_json::to_string_pretty(&kaiteki::config::json_schema()).unwrap_or_default());
             Ok(ExitCode::SUCCESS)
         }
+        Command::Schema { command: SchemaCommand::Events { out_dir } } => cli::schema::events(&out_dir),
     };
     match result {
         Ok(code) => code,

@@ -201,6 +201,28 @@ impl Subscriber {
         Subscriber { messages }
     }
 
+    /// Checks every message received so far: each event (`…/{device}/events/{kind}`) must be valid against
+    /// the committed schema of its kind (see [`assert_valid_event`]) and match its topic, and no payload but a
+    /// snapshot may carry image bytes ([`assert_no_image_bytes`]). Returns how many events of each kind were
+    /// validated, for [`assert_validated`].
+    pub fn assert_events_valid(&self) -> std::collections::BTreeMap<String, usize> {
+        let messages = self.messages.lock().unwrap().clone();
+        let mut schemas = EventSchemas::default();
+        let mut validated = std::collections::BTreeMap::new();
+        for (topic, payload, _) in &messages {
+            assert_no_image_bytes(topic, payload);
+            let levels: Vec<&str> = topic.split('/').collect();
+            let [.., device, "events", kind] = levels.as_slice() else { continue };
+            let ev: serde_json::Value = serde_json::from_slice(payload)
+                .unwrap_or_else(|e| panic!("{topic}: payload is not JSON ({e}): {}", String::from_utf8_lossy(payload)));
+            assert_eq!(ev["kind"], *kind, "{topic}: event of another kind on this topic: {ev}");
+            assert_eq!(ev["device_id"], *device, "{topic}: event of another device on this topic: {ev}");
+            schemas.assert_valid(&ev);
+            *validated.entry(kind.to_string()).or_insert(0) += 1;
+        }
+        validated
+    }
+
     pub fn on_topic(&self, suffix: &str) -> Vec<serde_json::Value> {
         self.messages
             .lock()
@@ -209,6 +231,65 @@ impl Subscriber {
             .filter(|(t, _, _)| t.ends_with(suffix))
             .filter_map(|(_, p, _)| serde_json::from_slice(p).ok())
             .collect()
+    }
+}
+
+/// Compiled event schemas from `schemas/events/`, loaded on first use per kind.
+#[derive(Default)]
+struct EventSchemas {
+    by_kind: std::collections::HashMap<String, jsonschema::Validator>,
+}
+
+impl EventSchemas {
+    fn assert_valid(&mut self, ev: &serde_json::Value) {
+        let kind = ev["kind"].as_str().unwrap_or_else(|| panic!("event without a kind: {ev}")).to_string();
+        let validator = self.by_kind.entry(kind.clone()).or_insert_with(|| {
+            let path = repo_root().join("schemas/events").join(format!("{kind}.schema.json"));
+            let text = std::fs::read_to_string(&path)
+                .unwrap_or_else(|e| panic!("no schema for event kind {kind:?} at {}: {e}", path.display()));
+            let schema: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            jsonschema::options()
+                .should_validate_formats(true)
+                .build(&schema)
+                .unwrap_or_else(|e| panic!("{}: not a valid JSON Schema: {e}", path.display()))
+        });
+        let errors: Vec<String> = validator.iter_errors(ev).map(|e| format!("  at {:?}: {e}", e.instance_path().as_str())).collect();
+        assert!(
+            errors.is_empty(),
+            "{kind} event does not match schemas/events/{kind}.schema.json ({} errors):\n{}\nevent: {ev:#}",
+            errors.len(),
+            errors.join("\n")
+        );
+    }
+}
+
+/// Validates one event (an envelope as published) against the committed schema of its kind,
+/// `schemas/events/<kind>.schema.json`; panics listing every error with its JSON pointer.
+pub fn assert_valid_event(ev: &serde_json::Value) {
+    EventSchemas::default().assert_valid(ev);
+}
+
+/// Fails unless at least one event of each of `kinds` was validated (no vacuous pass).
+pub fn assert_validated(validated: &std::collections::BTreeMap<String, usize>, kinds: &[&str]) {
+    for kind in kinds {
+        assert!(validated.get(*kind).copied().unwrap_or(0) > 0, "no {kind} event was validated; validated: {validated:?}");
+    }
+}
+
+/// Image signatures that must not appear in any payload but a snapshot: JPEG and PNG, raw or base64.
+const IMAGE_SIGNATURES: [(&str, &[u8]); 4] =
+    [("JPEG", &[0xFF, 0xD8, 0xFF]), ("PNG", &[0x89, b'P', b'N', b'G']), ("base64 JPEG", b"/9j/"), ("base64 PNG", b"iVBORw0KGgo")];
+
+/// Events, status and the rest carry no pixels: fails if a payload outside `…/snapshots/…` holds a JPEG
+/// or PNG signature, raw or base64-encoded.
+pub fn assert_no_image_bytes(topic: &str, payload: &[u8]) {
+    if topic.split('/').any(|level| level == "snapshots") {
+        return;
+    }
+    for (what, sig) in IMAGE_SIGNATURES {
+        if let Some(at) = payload.windows(sig.len()).position(|w| w == sig) {
+            panic!("{topic}: payload holds a {what} signature at byte {at}: {}", String::from_utf8_lossy(&payload[..payload.len().min(300)]));
+        }
     }
 }
 

@@ -7,6 +7,7 @@ pub mod eval;
 pub mod model;
 pub mod model_args;
 pub mod run;
+pub mod schema;
 
 /// Logs go to stderr; `KAITEKI_LOG` (or `RUST_LOG`) selects levels, default `info`.
 pub fn init_logging(json: bool) {

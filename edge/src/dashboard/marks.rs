@@ -8,6 +8,7 @@ use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::Json;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{json, Value};
 use time::OffsetDateTime;
@@ -19,7 +20,7 @@ use crate::dashboard::state::DashState;
 /// Called once per accepted mark. Keep it quick (hand the mark to a channel): it runs on the HTTP task.
 pub type MarkSink = Arc<dyn Fn(DamageMark) + Send + Sync>;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum MarkStatus {
     Verified,
@@ -39,13 +40,15 @@ impl MarkStatus {
 
 /// A crew member's verdict on a record. Serialises to the `data` of a `damage_mark` event:
 /// `{"record_id", "status", "user", "note", "at"}` with `at` in RFC 3339.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct DamageMark {
     pub record_id: String,
     pub status: MarkStatus,
     pub user: String,
     pub note: Option<String>,
     #[serde(serialize_with = "rfc3339")]
+    #[schemars(with = "crate::events::schema::DateTime")]
     pub at: OffsetDateTime,
 }
 

@@ -34,6 +34,19 @@ pub enum EventKind {
 }
 
 impl EventKind {
+    /// Every kind, in declaration order.
+    pub const ALL: [EventKind; 9] = [
+        EventKind::SceneSummary,
+        EventKind::NearMiss,
+        EventKind::NearMissHourly,
+        EventKind::CrowdLevel,
+        EventKind::CrowdMinute,
+        EventKind::DamageMark,
+        EventKind::RoadDamage,
+        EventKind::Roughness,
+        EventKind::RoadImpact,
+    ];
+
     pub fn as_str(&self) -> &'static str {
         match self {
             EventKind::SceneSummary => "scene_summary",
@@ -103,8 +116,10 @@ impl EventBody {
 }
 
 /// An analytics result of one camera: the camera id beside the result's own fields.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[schemars(deny_unknown_fields, rename = "Camera{T}")]
 pub struct Scoped<T> {
+    /// The camera id (its key under `[cameras]` in the config).
     pub camera: String,
     #[serde(flatten)]
     pub inner: T,

@@ -4,6 +4,7 @@
 //! (the egress allow-list is the type system): no raw detections, no pixels.
 
 pub mod envelope;
+pub mod schema;
 pub mod seq;
 pub mod summary;
 pub mod topics;

@@ -31,14 +31,17 @@ impl Default for SummaryConfig {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct ClassCount {
     pub mean: f64,
     pub min: u32,
     pub max: u32,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// The data of a `scene_summary` event.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct SceneSummary {
     pub camera: String,
     /// Stream time (s) of the window's first and last frame.

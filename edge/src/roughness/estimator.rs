@@ -7,6 +7,7 @@
 //! calibration (`IRI = vehicle_gain · gain · rms_norm^β`) and a `RoughnessSegment` is emitted.
 //! Impact events come from the same band-passed signal.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::calibration::Calibration;
@@ -15,7 +16,7 @@ use super::filter::RideBand;
 use super::impact::{ImpactDetector, ImpactEvent};
 
 /// Condition class from the configured IRI thresholds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RoughnessClass {
     Good,
@@ -39,7 +40,7 @@ impl RoughnessClass {
 }
 
 /// Why a segment's estimate should not be used.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum InvalidReason {
     /// Accelerometer samples paused longer than `max_gap_s` inside the segment.
@@ -56,7 +57,8 @@ pub enum InvalidReason {
     Partial,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct RoughnessSegment {
     pub start_distance_m: f64,
     pub length_m: f64,

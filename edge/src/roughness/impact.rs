@@ -7,13 +7,15 @@
 //! is the event; crossings within `refractory_s` of it belong to the same impact (the entry and
 //! exit edge of a pothole, the body rebound).
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::config::ImpactConfig;
 
 const G: f64 = 9.806_65;
 
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct ImpactEvent {
     /// Time of the peak, s (the sample timestamps' clock).
     pub t_s: f64,

@@ -9,6 +9,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use crate::analytics::road_damage::geotag::distance_m;
@@ -19,14 +20,16 @@ use crate::roughness::{spawn_source, Calibration, ImpactEvent, RoughnessConfig, 
 use super::pose::PoseSource;
 
 /// A point of the route: WGS84 degrees.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct RoutePoint {
     pub lat: f64,
     pub lon: f64,
 }
 
 /// The data of a `roughness` event: one segment with where it starts and ends.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct RoughnessReport {
     #[serde(flatten)]
     pub segment: RoughnessSegment,
@@ -35,7 +38,8 @@ pub struct RoughnessReport {
 }
 
 /// The data of a `road_impact` event: a sharp vertical jolt (pothole, broken joint) and where.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct ImpactReport {
     #[serde(flatten)]
     pub impact: ImpactEvent,

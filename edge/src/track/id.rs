@@ -25,6 +25,20 @@ impl Serialize for TrackId {
     }
 }
 
+impl schemars::JsonSchema for TrackId {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "TrackId".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A public track id: 16 lowercase hex characters, unique within a salt epoch (at most an hour); unlinkable across epochs.",
+            "type": "string",
+            "pattern": "^[0-9a-f]{16}$"
+        })
+    }
+}
+
 fn mix(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);

@@ -2,6 +2,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use super::config::CrowdConfig;
@@ -12,7 +13,7 @@ use crate::analytics::road_user::RoadUserKind;
 use crate::ground::{Zone, ZoneKind};
 
 /// Which scale a level change is on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum LevelScale {
     /// Fruin walkway level of service A-F.
@@ -22,12 +23,15 @@ pub enum LevelScale {
 }
 
 /// A level entered (and the previous one left) in a zone.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct LevelChange {
     pub zone_id: String,
     pub scale: LevelScale,
     /// "A".."F" for LOS, "normal" / "caution" / "danger" for alerts.
+    #[schemars(extend("enum" = ["A", "B", "C", "D", "E", "F", "normal", "caution", "danger"]))]
     pub from: String,
+    #[schemars(extend("enum" = ["A", "B", "C", "D", "E", "F", "normal", "caution", "danger"]))]
     pub to: String,
     /// True when the level got worse.
     pub rising: bool,
@@ -58,8 +62,9 @@ pub struct CrowdNow {
 /// One aggregation period of a zone, shaped after FIWARE Smart Data Models
 /// `CrowdFlowObserved` (field names camelCase as in the data model; times are stream seconds
 /// that the daemon converts to ISO 8601 `dateObservedFrom` / `dateObservedTo`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(deny_unknown_fields)]
 pub struct CrowdAggregate {
     pub zone_id: String,
     pub date_observed_from: f64,
@@ -78,6 +83,7 @@ pub struct CrowdAggregate {
     /// Whether the caution density was reached at any time (FIWARE `congested`).
     pub congested: bool,
     /// Net direction of flow: "inbound" / "outbound" (FIWARE `direction`), `None` if balanced.
+    #[schemars(extend("enum" = ["inbound", "outbound", null]))]
     pub direction: Option<String>,
     pub flow_in: u32,
     pub flow_out: u32,

@@ -2,19 +2,22 @@
 
 use std::collections::{BTreeMap, HashSet};
 
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use super::engine::Conflict;
 use super::measures::{ConflictType, Severity};
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct TierCounts {
     pub serious: u32,
     pub critical: u32,
 }
 
 /// Conflicts of one hour of stream time.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct NearMissAggregate {
     /// Stream-time bounds of the hour (seconds; hours aligned to multiples of 3600).
     pub period_start: f64,

@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use super::config::NearMissConfig;
@@ -17,7 +18,8 @@ use crate::ground::{GroundPlane, Polygon};
 use crate::track::TrackId;
 
 /// One of the two users in a conflict, as seen at the most severe moment.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct ConflictParty {
     pub id: TrackId,
     pub class_id: u32,
@@ -28,7 +30,8 @@ pub struct ConflictParty {
 }
 
 /// A closed near-miss.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct Conflict {
     pub conflict_type: ConflictType,
     pub severity: Severity,

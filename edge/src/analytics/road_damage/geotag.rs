@@ -1,6 +1,7 @@
 //! Where on the globe a damage is: the camera's ground point plus the vehicle's GNSS pose (vehicle
 //! mounting) or the calibration's anchor (fixed mounting).
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::ground::Wgs84Anchor;
@@ -44,7 +45,8 @@ impl std::fmt::Display for NoPosition {
 }
 
 /// A WGS84 position with its 1-sigma-like horizontal uncertainty.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct Position {
     pub lat: f64,
     pub lon: f64,

@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use rusqlite::{params, Connection};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -18,7 +19,7 @@ use uuid::Uuid;
 use super::geotag::{distance_m, Position};
 use super::severity::{Severity, Triage};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RecordStatus {
     Open,
@@ -38,7 +39,7 @@ impl RecordStatus {
 }
 
 /// What happened to a record, published with it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Change {
     Created,
@@ -48,7 +49,8 @@ pub enum Change {
 }
 
 /// One damage on the road, as stored and as published in `road_damage` events.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct DamageRecord {
     pub record_id: String,
     /// Damage class label (D00, D10, D20, D40, …).
@@ -66,8 +68,10 @@ pub struct DamageRecord {
     /// Passes in a row without an observation.
     pub passes_missed: u32,
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "crate::events::schema::DateTime")]
     pub first_seen: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "crate::events::schema::DateTime")]
     pub last_seen: OffsetDateTime,
     /// Camera of the latest observation.
     pub camera: String,
@@ -77,7 +81,8 @@ pub struct DamageRecord {
 }
 
 /// One damage seen over consecutive frames of one pass (one track).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct Observation {
     pub class: String,
     pub frames: u32,
@@ -91,8 +96,10 @@ pub struct Observation {
     pub heading_deg: Option<f64>,
     pub speed_mps: Option<f64>,
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "crate::events::schema::DateTime")]
     pub first_seen: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "crate::events::schema::DateTime")]
     pub last_seen: OffsetDateTime,
     /// Stream time of the last frame (process-local; for pass bookkeeping only).
     #[serde(skip)]
@@ -100,7 +107,8 @@ pub struct Observation {
 }
 
 /// The data of a `road_damage` event: the record after the change, and the observation that caused it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct RoadDamageEvent {
     pub change: Change,
     #[serde(flatten)]

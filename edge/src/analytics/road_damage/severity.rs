@@ -1,5 +1,6 @@
 //! Size on the ground, severity bin and triage of one damage.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::config::{ClassRule, SizeMetric};
@@ -46,7 +47,7 @@ impl GroundSize {
 }
 
 /// The three-level triage crews work with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Triage {
     /// Found, but below the size that counts as damage (or size unknown: no calibration).
@@ -56,7 +57,8 @@ pub enum Triage {
 }
 
 /// Severity as published: the measured size under the class's metric and its bin.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct Severity {
     pub metric: SizeMetric,
     /// Size under `metric` (m, or m² for area).
