@@ -183,9 +183,13 @@ impl Subscriber {
             opts.set_keep_alive(Duration::from_secs(5));
             opts.set_max_packet_size(16 << 20, 16 << 20);
             let (client, mut conn) = rumqttc::Client::new(opts, 100);
-            let _ = client.subscribe(filter, rumqttc::QoS::AtLeastOnce);
+            let _ = client.subscribe(filter.clone(), rumqttc::QoS::AtLeastOnce);
             for ev in conn.iter() {
                 match ev {
+                    // A clean session loses the subscription when the broker restarts: subscribe again.
+                    Ok(rumqttc::Event::Incoming(rumqttc::Incoming::ConnAck(_))) => {
+                        let _ = client.try_subscribe(filter.clone(), rumqttc::QoS::AtLeastOnce);
+                    }
                     Ok(rumqttc::Event::Incoming(rumqttc::Incoming::SubAck(_))) => {
                         let _ = ready_tx.send(());
                     }
