@@ -3,7 +3,8 @@
 //! status that says why while CenterNet keeps serving; NanoDet (../shared/data/models) then arrives in
 //! pieces (a truncated transfer, a tampered chunk, a broker restart in the middle) and is swapped in
 //! without a restart; a model that stops finding anything is rolled back by itself; a kill -9 in the
-//! middle of a transfer resumes after the restart.
+//! middle of a transfer resumes after the restart, and one during a watch window falls back to the
+//! proven model and watches the new one again.
 
 mod support;
 
@@ -293,6 +294,21 @@ fn signed_updates_are_verified_swapped_rolled_back_and_resumed() {
     assert!(resumed["progress"]["have"].as_u64().unwrap() >= 20, "the transfer restarted from zero: {resumed}");
     push(port, &next, &["--chunks", &format!("20-{}", total + 10)]);
     wait_status(&sub, &daemon, n, "3.1.0", &["active"], 90);
+
+    // 9. kill -9 during 3.1.0's watch window: it has not proven itself, so the restarted daemon serves
+    //    2.0.0 again, and the retained offer installs and watches 3.1.0 once more.
+    let _ = Command::new("kill").arg("-9").arg(daemon.pid().to_string()).status();
+    let _ = daemon.wait_exit(Duration::from_secs(10));
+    let n = statuses(&sub).len();
+    daemon = start_daemon(d, &cfg, &[]);
+    wait_until(Duration::from_secs(60), || daemon.log_text().contains("serving the previous model").then_some(()))
+        .unwrap_or_else(|| panic!("no fall-back to 2.0.0 after a restart in the watch window: {}", daemon.log_text()));
+    wait_status(&sub, &daemon, n, "3.1.0", &["staged"], 60);
+    let done = wait_until(Duration::from_secs(60), || {
+        statuses(&sub).into_iter().skip(n).find(|v| v["version"] == "3.1.0" && v["reason"].as_str().is_some_and(|r| r.contains("watch window passed")))
+    })
+    .unwrap_or_else(|| panic!("3.1.0 was not watched again: {:#?}\n{}", statuses(&sub), daemon.log_text()));
+    assert_eq!(done["previous_version"], "2.0.0", "{done}");
 
     daemon.terminate();
     let log = daemon.log_text();

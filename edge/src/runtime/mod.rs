@@ -154,7 +154,15 @@ pub fn start(loaded: &LoadedConfig) -> anyhow::Result<Running> {
             // A model update installed earlier serves instead of the configured model.
             let installed = if cfg.updates.enabled {
                 match crate::update::installed::load(&state_dir, model_name) {
-                    Ok(rec) => rec.map(|r| r.active),
+                    Ok(Some(rec)) => {
+                        let (serve, fell_back) = rec.to_serve();
+                        if fell_back {
+                            tracing::warn!(model = %model_name, unproven = %rec.active.version, serving = %serve.version,
+                                "the daemon stopped during a new model's watch window: serving the previous model; the retained offer installs and watches it again");
+                        }
+                        Some(serve.clone())
+                    }
+                    Ok(None) => None,
                     Err(e) => {
                         tracing::error!(model = %model_name, error = %e, "installed model update unusable; serving the configured model");
                         None

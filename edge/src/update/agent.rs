@@ -411,7 +411,7 @@ async fn activate_and_watch(
             return Done::Finished { model, current: None, refuse: None };
         }
     };
-    let record = ActiveRecord { active: installed.clone(), previous: Some(previous.clone()) };
+    let record = ActiveRecord { active: installed.clone(), previous: Some(previous.clone()), watching: true };
     if let Err(e) = installed::store(state_dir, &model, &record) {
         tracing::error!(error = %e, "cannot record the active model; a restart would run the previous one");
     }
@@ -434,6 +434,10 @@ async fn activate_and_watch(
     let verdict = watch_window(&handle, &swapped.old_health, cfg).await;
     match verdict {
         Ok(summary) => {
+            let record = ActiveRecord { watching: false, ..record };
+            if let Err(e) = installed::store(state_dir, &model, &record) {
+                tracing::error!(error = %e, "cannot record the end of the watch window");
+            }
             ctx.report(
                 Status::for_offer(&ctx.device, offer, UpdateState::Active)
                     .with_previous_version(previous.version.clone())
@@ -447,7 +451,7 @@ async fn activate_and_watch(
             let back = tokio::task::spawn_blocking(move || h.swap(swapped.old, Duration::from_secs(30))).await;
             let restored = matches!(back, Ok(Ok(_)));
             if restored {
-                let rec = ActiveRecord { active: previous.clone(), previous: None };
+                let rec = ActiveRecord { active: previous.clone(), previous: None, watching: false };
                 if let Err(e) = installed::store(state_dir, &model, &rec) {
                     tracing::error!(error = %e, "cannot record the rollback");
                 }

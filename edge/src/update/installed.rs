@@ -25,6 +25,21 @@ pub struct InstalledModel {
 pub struct ActiveRecord {
     pub active: InstalledModel,
     pub previous: Option<InstalledModel>,
+    /// The active model is still in its watch window. A daemon that restarts in this state serves
+    /// `previous` instead: the new model has not proven itself, and its retained offer installs and
+    /// watches it again.
+    #[serde(default)]
+    pub watching: bool,
+}
+
+impl ActiveRecord {
+    /// What to serve at start, and whether that is a fall-back from an unfinished watch.
+    pub fn to_serve(&self) -> (&InstalledModel, bool) {
+        match (&self.previous, self.watching) {
+            (Some(prev), true) => (prev, true),
+            _ => (&self.active, false),
+        }
+    }
 }
 
 pub fn slot_dir(state_dir: &Path, slot: &str) -> PathBuf {
@@ -83,7 +98,11 @@ mod tests {
         let rec = ActiveRecord {
             active: InstalledModel { version: "2.0.0".into(), digest: "ab".repeat(32), manifest: manifest.clone() },
             previous: Some(InstalledModel { version: "1.0.0".into(), digest: String::new(), manifest: manifest.clone() }),
+            watching: false,
         };
+        assert_eq!(rec.to_serve(), (&rec.active, false));
+        let probation = ActiveRecord { watching: true, ..rec.clone() };
+        assert_eq!(probation.to_serve(), (rec.previous.as_ref().unwrap(), true));
         store(dir.path(), "people", &rec).unwrap();
         assert_eq!(load(dir.path(), "people").unwrap(), Some(rec));
         std::fs::remove_file(&manifest).unwrap();
