@@ -43,7 +43,11 @@ pub fn run(path: &Path, until_sources_end: bool) -> anyhow::Result<ExitCode> {
     let state = running.state.clone();
     state.feed.set_check_result(report.notes.iter().map(|n| format!("note: {n}")).collect());
     let events = running.events.take().context("event channel already taken")?;
-    let mqtt_cfg = loaded.config.mqtt.clone();
+    let mqtt_cfg = loaded.config.mqtt.with_paths_resolved(|p| loaded.resolve(p));
+    if let Some(t) = mqtt_cfg.tls.as_ref().filter(|_| mqtt_cfg.enabled) {
+        // Checked now so that a bad file stops the start instead of failing every reconnect.
+        t.client_config().context("cannot set up MQTT over TLS")?;
+    }
     let http_enabled = loaded.config.http.enabled;
     let device_id = loaded.config.device_id.get_ref().clone();
     let topics = running.topics.clone();

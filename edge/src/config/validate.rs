@@ -81,6 +81,11 @@ impl LoadedConfig {
         if cfg.cameras.values().any(|c| c.road_damage.as_ref().is_some_and(|rd| rd.snapshot)) && !cfg.snapshots.enabled {
             r.notes.push("road_damage.snapshot is set but [snapshots] enabled = false: no snapshots are taken".into());
         }
+        if let Some(t) = cfg.mqtt.tls.as_ref().filter(|_| cfg.mqtt.enabled) {
+            if let Err(e) = t.resolved(|p| self.resolve(p)).client_config() {
+                r.problems.push(self.diag_near("[mqtt.tls", e.to_string()));
+            }
+        }
         for problem in self.config.updates.validate() {
             r.problems.push(self.diag_near("[updates", problem));
         }

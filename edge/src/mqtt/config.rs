@@ -32,6 +32,9 @@ pub struct MqttConfig {
     pub reconnect_initial_ms: u64,
     #[serde(default = "default_reconnect_max_ms")]
     pub reconnect_max_ms: u64,
+    /// MQTT over TLS: the broker's CA, and a client certificate and key when the broker requires them.
+    #[serde(default)]
+    pub tls: Option<super::tls::MqttTlsConfig>,
 }
 
 fn yes() -> bool {
@@ -69,6 +72,26 @@ impl Default for MqttConfig {
             password_file: None,
             reconnect_initial_ms: default_reconnect_initial_ms(),
             reconnect_max_ms: default_reconnect_max_ms(),
+            tls: None,
         }
+    }
+}
+
+impl MqttConfig {
+    /// With the file paths (TLS files, password file) resolved by `resolve` (relative to the config file).
+    pub fn with_paths_resolved(&self, resolve: impl Fn(&std::path::Path) -> std::path::PathBuf) -> MqttConfig {
+        MqttConfig {
+            password_file: self.password_file.as_deref().map(&resolve),
+            tls: self.tls.as_ref().map(|t| t.resolved(&resolve)),
+            ..self.clone()
+        }
+    }
+
+    /// Applies the transport (TLS when configured) to client options. Never falls back to plain TCP.
+    pub fn apply_transport(&self, opts: &mut rumqttc::MqttOptions) -> Result<(), super::tls::MqttTlsError> {
+        if let Some(t) = &self.tls {
+            opts.set_transport(t.transport()?);
+        }
+        Ok(())
     }
 }

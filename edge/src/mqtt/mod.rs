@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod publisher;
+pub mod tls;
 
 use std::sync::atomic::{AtomicBool, AtomicU64};
 

@@ -58,7 +58,7 @@ enum ConnEnd {
 }
 
 impl Sink {
-    fn options(&self) -> MqttOptions {
+    fn options(&self) -> Result<MqttOptions, super::tls::MqttTlsError> {
         let client_id = self.cfg.client_id.clone().unwrap_or_else(|| format!("kaiteki-{}", self.device_id));
         let mut opts = MqttOptions::new(client_id, self.cfg.host.clone(), *self.cfg.port.get_ref());
         opts.set_keep_alive(Duration::from_secs(self.cfg.keep_alive_s.max(5)));
@@ -76,7 +76,8 @@ impl Sink {
             };
             opts.set_credentials(user.clone(), password);
         }
-        opts
+        self.cfg.apply_transport(&mut opts)?;
+        Ok(opts)
     }
 
     fn stopping(&self) -> bool {
@@ -90,8 +91,15 @@ impl Sink {
             Duration::from_millis(self.cfg.reconnect_max_ms),
         );
         loop {
-            let (client, eventloop) = AsyncClient::new(self.options(), WINDOW * 2 + 8);
-            match self.connection(client, eventloop).await {
+            let end = match self.options() {
+                Ok(opts) => {
+                    let (client, eventloop) = AsyncClient::new(opts, WINDOW * 2 + 8);
+                    self.connection(client, eventloop).await
+                }
+                // Unusable TLS files (checked at start, so changed since): no plain-TCP fall-back.
+                Err(e) => ConnEnd::Lost(e.to_string()),
+            };
+            match end {
                 ConnEnd::Stopped => break,
                 ConnEnd::Lost(e) => {
                     self.outbox.release_all();

@@ -275,7 +275,7 @@ pub fn start(loaded: &LoadedConfig) -> anyhow::Result<Running> {
             .collect();
         Some(crate::update::agent::Agent {
             cfg: cfg.updates.clone(),
-            mqtt: cfg.mqtt.clone(),
+            mqtt: cfg.mqtt.with_paths_resolved(|p| loaded.resolve(p)),
             device_id: device_id.clone(),
             state_dir: state_dir.clone(),
             slots,

@@ -123,7 +123,7 @@ impl Refused {
 }
 
 impl Agent {
-    fn options(&self) -> MqttOptions {
+    fn options(&self) -> Result<MqttOptions, crate::mqtt::tls::MqttTlsError> {
         let id = format!("kaiteki-{}-updates", self.device_id);
         let mut o = MqttOptions::new(id, self.mqtt.host.clone(), *self.mqtt.port.get_ref());
         o.set_keep_alive(Duration::from_secs(self.mqtt.keep_alive_s.max(5)));
@@ -137,7 +137,8 @@ impl Agent {
             let password = self.mqtt.password_file.as_ref().and_then(|p| std::fs::read_to_string(p).ok()).unwrap_or_default();
             o.set_credentials(user.clone(), password.trim_end().to_string());
         }
-        o
+        self.mqtt.apply_transport(&mut o)?;
+        Ok(o)
     }
 
     /// Runs until `stop` turns true.
@@ -165,7 +166,17 @@ impl Agent {
         let mut backoff = Backoff::new(Duration::from_millis(self.mqtt.reconnect_initial_ms), Duration::from_millis(self.mqtt.reconnect_max_ms));
         tracing::info!(topics = ?offer_topics, keys = trust.len(), "model updates: listening for offers");
         'connection: loop {
-            let (client, mut events) = AsyncClient::new(self.options(), 64);
+            let opts = match self.options() {
+                Ok(o) => o,
+                Err(e) => {
+                    tracing::error!(error = %e, "model updates: cannot set up the broker connection");
+                    tokio::select! {
+                        _ = tokio::time::sleep(backoff.next_delay()) => continue 'connection,
+                        _ = stop.changed() => if *stop.borrow() { return; } else { continue 'connection },
+                    }
+                }
+            };
+            let (client, mut events) = AsyncClient::new(opts, 64);
             let ctx = Ctx { device: self.device_id.clone(), prefix: prefix.clone(), client: client.clone(), trust: trust.clone() };
             loop {
                 tokio::select! {
