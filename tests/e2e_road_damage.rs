@@ -48,6 +48,7 @@ min_speed_mps = 3.0
 source = {{ kind = "file", path = "{accel}", rate_hz = 100.0, pace = "fast" }}
 [mqtt]
 port = {broker}
+ngsi_ld = true
 [http]
 listen = "127.0.0.1:{http}"
 "#,
@@ -131,6 +132,26 @@ fn three_passes_one_record_per_damage_joined_then_possibly_repaired() {
         let size = data["severity"]["size_m"].as_f64().unwrap();
         assert!((size - d.size).abs() < 0.15 * d.size + 0.05, "{}: size {size} vs {}: {data}", d.class, d.size);
         ids.insert(d.class, data["record_id"].as_str().unwrap().to_string());
+    }
+    // The same records as NGSI-LD Alerts for the city data platform, plus the Device and PrivacyObject.
+    let alerts = sub.on_topic("/ngsi-ld/Alert");
+    assert!(alerts.len() >= 3, "{alerts:#?}");
+    for a in &alerts {
+        assert_valid_ngsi(a);
+    }
+    let pothole_alert = alerts.iter().find(|a| a["subCategory"]["value"] == "pothole").unwrap_or_else(|| panic!("no pothole Alert: {alerts:#?}"));
+    assert_eq!(pothole_alert["category"]["value"], "traffic", "{pothole_alert}");
+    let id = pothole_alert["id"].as_str().unwrap();
+    assert!(id.starts_with("urn:ngsi-ld:Alert:e2e-bus:"), "{id}");
+    let c = &pothole_alert["location"]["value"]["coordinates"];
+    let (lon, lat) = (c[0].as_f64().unwrap(), c[1].as_f64().unwrap());
+    let d40 = street().into_iter().find(|d| d.class == "D40").unwrap();
+    let off = ((lat - LAT0) * m_per_deg_lat - d40.north).hypot((lon - LON0) * m_per_deg_lon - d40.east);
+    assert!(off < 1.5, "GeoJSON [lon, lat] of the pothole is {off:.2} m off: {pothole_alert}");
+    for ty in ["Device", "PrivacyObject"] {
+        let e = sub.on_topic(&format!("/ngsi-ld/{ty}"));
+        assert_eq!(e.len(), 1, "{ty}: {e:#?}");
+        assert_valid_ngsi(&e[0]);
     }
     let pothole = &by_class(&first, "D40")[0]["data"];
     assert_eq!(pothole["triage"], "repair_needed", "a 0.5 m pothole needs repair: {pothole}");

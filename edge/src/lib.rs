@@ -15,6 +15,7 @@ pub mod health;
 pub mod http;
 pub mod infer;
 pub mod mqtt;
+pub mod ngsi;
 pub mod outbox;
 pub mod privacy;
 pub mod roughness;

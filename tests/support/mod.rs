@@ -356,3 +356,14 @@ polygon = [[0, 185], [768, 95], [768, 480], [0, 250]]
 "#
     )
 }
+
+/// Validates an NGSI-LD entity against the committed `schemas/ngsi-ld/<type>.schema.json` (written from the
+/// FIWARE Smart Data Models specifications), listing every error with its JSON pointer.
+pub fn assert_valid_ngsi(entity: &serde_json::Value) {
+    let ty = entity["type"].as_str().unwrap_or_else(|| panic!("entity without a type: {entity}"));
+    let path = repo_root().join(format!("schemas/ngsi-ld/{ty}.schema.json"));
+    let schema: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))).unwrap();
+    let v = jsonschema::options().should_validate_formats(true).build(&schema).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let errors: Vec<String> = v.iter_errors(entity).map(|e| format!("  at {:?}: {e}", e.instance_path().as_str())).collect();
+    assert!(errors.is_empty(), "{ty} entity does not match {}:\n{}\n{entity}", path.display(), errors.join("\n"));
+}

@@ -57,11 +57,17 @@ pub fn run(path: &Path, until_sources_end: bool) -> anyhow::Result<ExitCode> {
     rt.block_on(async move {
         let wake = Arc::new(tokio::sync::Notify::new());
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let ngsi = mqtt_cfg.ngsi_ld.then(|| kaiteki::ngsi::NgsiContext::new(device_id.clone()));
+        if ngsi.is_some() {
+            let privacy = serde_json::to_value(&state.privacy).unwrap_or_default();
+            kaiteki::runtime::delivery::store_static_entities(&state.outbox, &topics, &device_id, &privacy);
+        }
         let store = tokio::spawn(kaiteki::runtime::delivery::store_events(
             events,
             state.outbox.clone(),
             topics.clone(),
             wake.clone(),
+            ngsi,
             {
                 let feed = state.feed.clone();
                 move |env: &kaiteki::events::Envelope| feed.push_event(serde_json::to_value(env).unwrap_or_default())

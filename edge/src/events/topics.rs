@@ -39,4 +39,49 @@ impl Topics {
     pub fn privacy(&self) -> String {
         format!("{}/privacy", self.base)
     }
+
+    /// `…/ngsi-ld/{Type}`: events as FIWARE NGSI-LD entities (`[mqtt] ngsi_ld = true`).
+    pub fn ngsi(&self, entity_type: &str) -> String {
+        format!("{}/ngsi-ld/{entity_type}", self.base)
+    }
+
+    /// The egress allow-list: the device status, the privacy manifest, one of the event kinds, or one
+    /// of the NGSI-LD entity types. The publisher refuses anything else, whatever put it in the outbox.
+    pub fn allows(&self, topic: &str) -> bool {
+        if topic == self.status() || topic == self.privacy() {
+            return true;
+        }
+        let Some(rest) = topic.strip_prefix(self.base.as_str()).and_then(|r| r.strip_prefix('/')) else {
+            return false;
+        };
+        match rest.split_once('/') {
+            Some(("events", kind)) => super::EventKind::ALL.iter().any(|k| k.as_str() == kind),
+            Some(("ngsi-ld", ty)) => crate::ngsi::ENTITY_TYPES.contains(&ty),
+            _ => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod egress_tests {
+    use super::*;
+
+    #[test]
+    fn only_known_topics_leave_the_device() {
+        let t = Topics::new("kaiteki/v1", "pole-1");
+        for ok in ["kaiteki/v1/pole-1/status", "kaiteki/v1/pole-1/privacy", "kaiteki/v1/pole-1/events/near_miss", "kaiteki/v1/pole-1/ngsi-ld/Alert"] {
+            assert!(t.allows(ok), "{ok}");
+        }
+        for bad in [
+            "kaiteki/v1/pole-1/frames/raw",
+            "kaiteki/v1/pole-1/events/raw_frame",
+            "kaiteki/v1/pole-1/events/near_miss/extra",
+            "kaiteki/v1/pole-2/events/near_miss",
+            "kaiteki/v1/pole-1/ngsi-ld/Camera",
+            "elsewhere/pole-1/status",
+            "kaiteki/v1/pole-1",
+        ] {
+            assert!(!t.allows(bad), "{bad}");
+        }
+    }
 }

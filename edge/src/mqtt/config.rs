@@ -32,6 +32,10 @@ pub struct MqttConfig {
     pub reconnect_initial_ms: u64,
     #[serde(default = "default_reconnect_max_ms")]
     pub reconnect_max_ms: u64,
+    /// Also publish each event as FIWARE NGSI-LD entities (Smart Data Models: Alert, CrowdFlowObserved,
+    /// TrafficFlowObserved; Device and PrivacyObject at start) on `…/ngsi-ld/{Type}`.
+    #[serde(default)]
+    pub ngsi_ld: bool,
     /// MQTT over TLS: the broker's CA, and a client certificate and key when the broker requires them.
     #[serde(default)]
     pub tls: Option<super::tls::MqttTlsConfig>,
@@ -73,6 +77,7 @@ impl Default for MqttConfig {
             reconnect_initial_ms: default_reconnect_initial_ms(),
             reconnect_max_ms: default_reconnect_max_ms(),
             tls: None,
+            ngsi_ld: false,
         }
     }
 }

@@ -185,6 +185,14 @@ impl Sink {
                     break;
                 }
                 for r in batch {
+                    if !self.topics.allows(&r.topic) {
+                        // The egress allow-list: only events, NGSI-LD entities, status and privacy leave.
+                        tracing::error!(topic = %r.topic, record = r.id, "egress refused: not an allowed topic; record dropped");
+                        if let Err(e) = self.outbox.ack(r.id) {
+                            tracing::error!(error = %e, record = r.id, "cannot delete a refused record");
+                        }
+                        continue;
+                    }
                     order.push_back(Some(r.id));
                     if let Err(e) = client.try_publish(r.topic, QoS::AtLeastOnce, r.retain, r.payload) {
                         return ConnEnd::Lost(format!("MQTT client queue refused a publication: {e}"));

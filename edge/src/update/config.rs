@@ -123,3 +123,26 @@ impl UpdatesConfig {
         p
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> UpdatesConfig {
+        toml::from_str(text).unwrap()
+    }
+
+    #[test]
+    fn validation_names_each_problem() {
+        assert!(parse("").validate().is_empty(), "off by default, nothing to check");
+        let p = parse("enabled = true").validate();
+        assert!(p.iter().any(|m| m.contains("no key configured")), "{p:?}");
+        let p = parse("enabled = true\ngroups = [\"bus es\"]\nwatch_s = -1\nmax_bundle_mib = 0\n[[trusted_keys]]\nkey = \"not base64!\"").validate();
+        for want in ["updates.trusted_keys", "`bus es`", "watch_s", "max_bundle_mib"] {
+            assert!(p.iter().any(|m| m.contains(want)), "{want} missing in {p:?}");
+        }
+        assert!(toml::from_str::<UpdatesConfig>("enabled = true\nsurprise = 1").is_err(), "unknown fields are refused");
+        let limits = parse("max_bundle_mib = 3").offer_limits();
+        assert_eq!(limits.max_bundle_bytes, 3 << 20);
+    }
+}
