@@ -92,11 +92,25 @@ impl MqttConfig {
         }
     }
 
-    /// Applies the transport (TLS when configured) to client options. Never falls back to plain TCP.
-    pub fn apply_transport(&self, opts: &mut rumqttc::MqttOptions) -> Result<(), super::tls::MqttTlsError> {
+    /// Options every client of this device shares: broker address, keep-alive, credentials, and the
+    /// transport (TLS when configured; never a fall-back to plain TCP). Callers add session, will and
+    /// packet-size settings of their own.
+    pub fn client_options(&self, client_id: String) -> Result<rumqttc::MqttOptions, super::tls::MqttTlsError> {
+        let mut opts = rumqttc::MqttOptions::new(client_id, self.host.clone(), *self.port.get_ref());
+        opts.set_keep_alive(std::time::Duration::from_secs(self.keep_alive_s.max(5)));
+        if let Some(user) = &self.username {
+            let password = match &self.password_file {
+                Some(p) => std::fs::read_to_string(p).map(|s| s.trim_end().to_string()).unwrap_or_else(|e| {
+                    tracing::error!(file = %p.display(), error = %e, "cannot read the MQTT password file");
+                    String::new()
+                }),
+                None => String::new(),
+            };
+            opts.set_credentials(user.clone(), password);
+        }
         if let Some(t) = &self.tls {
             opts.set_transport(t.transport()?);
         }
-        Ok(())
+        Ok(opts)
     }
 }

@@ -60,23 +60,11 @@ enum ConnEnd {
 impl Sink {
     fn options(&self) -> Result<MqttOptions, super::tls::MqttTlsError> {
         let client_id = self.cfg.client_id.clone().unwrap_or_else(|| format!("kaiteki-{}", self.device_id));
-        let mut opts = MqttOptions::new(client_id, self.cfg.host.clone(), *self.cfg.port.get_ref());
-        opts.set_keep_alive(Duration::from_secs(self.cfg.keep_alive_s.max(5)));
+        let mut opts = self.cfg.client_options(client_id)?;
         // The outbox, not the broker session, carries our unacknowledged publications across drops.
         opts.set_clean_session(true);
         opts.set_last_will(LastWill::new(self.topics.status(), status_payload(&self.device_id, false), QoS::AtLeastOnce, true));
         opts.set_max_packet_size(2 << 20, 2 << 20);
-        if let Some(user) = &self.cfg.username {
-            let password = match &self.cfg.password_file {
-                Some(p) => std::fs::read_to_string(p).map(|s| s.trim_end().to_string()).unwrap_or_else(|e| {
-                    tracing::error!(file = %p.display(), error = %e, "cannot read the MQTT password file");
-                    String::new()
-                }),
-                None => String::new(),
-            };
-            opts.set_credentials(user.clone(), password);
-        }
-        self.cfg.apply_transport(&mut opts)?;
         Ok(opts)
     }
 

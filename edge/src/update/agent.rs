@@ -124,20 +124,13 @@ impl Refused {
 
 impl Agent {
     fn options(&self) -> Result<MqttOptions, crate::mqtt::tls::MqttTlsError> {
-        let id = format!("kaiteki-{}-updates", self.device_id);
-        let mut o = MqttOptions::new(id, self.mqtt.host.clone(), *self.mqtt.port.get_ref());
-        o.set_keep_alive(Duration::from_secs(self.mqtt.keep_alive_s.max(5)));
+        let mut o = self.mqtt.client_options(format!("kaiteki-{}-updates", self.device_id))?;
         // Retained chunks are re-sent on every subscription anyway; a clean session keeps the broker from
         // queueing a second copy of everything for us while we are away.
         o.set_clean_session(true);
         let max = self.cfg.offer_limits().max_chunk_bytes as usize + 1024;
         o.set_max_packet_size(max.max(64 << 10), max.max(64 << 10));
         o.set_inflight(32);
-        if let Some(user) = &self.mqtt.username {
-            let password = self.mqtt.password_file.as_ref().and_then(|p| std::fs::read_to_string(p).ok()).unwrap_or_default();
-            o.set_credentials(user.clone(), password.trim_end().to_string());
-        }
-        self.mqtt.apply_transport(&mut o)?;
         Ok(o)
     }
 
