@@ -34,19 +34,23 @@ pub enum TlsError {
     Config(String),
 }
 
+/// Every certificate in a PEM file (at least one); the error is the reason, for the caller to place.
+/// Shared by HTTPS and MQTT over TLS.
+pub(crate) fn read_pem_certs(path: &std::path::Path) -> Result<Vec<CertificateDer<'static>>, String> {
+    let certs: Vec<CertificateDer<'static>> =
+        CertificateDer::pem_file_iter(path).map_err(|e| e.to_string())?.collect::<Result<_, _>>().map_err(|e| e.to_string())?;
+    if certs.is_empty() {
+        return Err("no PEM certificate in the file".into());
+    }
+    Ok(certs)
+}
+
 /// A handshake slower than this is dropped (a stalled client must not hold a task forever).
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Reads and checks the certificate and key.
 pub fn acceptor(cfg: &TlsConfig) -> Result<TlsAcceptor, TlsError> {
-    let cert_path = cfg.cert.display().to_string();
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&cfg.cert)
-        .map_err(|e| TlsError::Cert { path: cert_path.clone(), why: e.to_string() })?
-        .collect::<Result<_, _>>()
-        .map_err(|e| TlsError::Cert { path: cert_path.clone(), why: e.to_string() })?;
-    if certs.is_empty() {
-        return Err(TlsError::Cert { path: cert_path, why: "no PEM certificate in the file".into() });
-    }
+    let certs = read_pem_certs(&cfg.cert).map_err(|why| TlsError::Cert { path: cfg.cert.display().to_string(), why })?;
     let key = PrivateKeyDer::from_pem_file(&cfg.key)
         .map_err(|e| TlsError::Key { path: cfg.key.display().to_string(), why: e.to_string() })?;
     let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());

@@ -40,14 +40,7 @@ fn file_err(field: &'static str, path: &Path, reason: impl ToString) -> MqttTlsE
 }
 
 fn certs(field: &'static str, path: &Path) -> Result<Vec<CertificateDer<'static>>, MqttTlsError> {
-    let certs: Vec<_> = CertificateDer::pem_file_iter(path)
-        .map_err(|e| file_err(field, path, e))?
-        .collect::<Result<_, _>>()
-        .map_err(|e| file_err(field, path, e))?;
-    if certs.is_empty() {
-        return Err(file_err(field, path, "no PEM certificate in the file"));
-    }
-    Ok(certs)
+    crate::http::tls::read_pem_certs(path).map_err(|why| file_err(field, path, why))
 }
 
 impl MqttTlsConfig {
