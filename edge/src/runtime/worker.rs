@@ -132,13 +132,10 @@ impl ModelWorker {
             let detector = &mut self.detector;
             let started = Instant::now();
             let result = std::panic::catch_unwind(AssertUnwindSafe(|| detector.detect(view, params)));
-            match &result {
-                Ok(Ok((dets, _))) => self.swap.record_ok(dets.len(), started.elapsed()),
-                _ => self.swap.record_error(),
-            }
             let model = self.detector.model_id().to_string();
             match result {
                 Ok(Ok((dets, times))) => {
+                    self.swap.record_ok(dets.len(), started.elapsed());
                     for (stage, d) in [("preprocess", times.preprocess), ("inference", times.inference), ("postprocess", times.postprocess)]
                     {
                         self.metrics
@@ -153,11 +150,13 @@ impl ModelWorker {
                     };
                 }
                 Ok(Err(e)) => {
+                    self.swap.record_error();
                     self.metrics.inference_errors.get_or_create(&ModelLabels { model }).inc();
                     tracing::warn!(camera = %frame.camera, error = %e, "inference failed; frame skipped");
                     return;
                 }
                 Err(_) => {
+                    self.swap.record_error();
                     self.metrics.inference_errors.get_or_create(&ModelLabels { model }).inc();
                     tracing::error!(camera = %frame.camera, "inference panicked; frame skipped");
                     return;
