@@ -101,23 +101,25 @@ impl Ctx {
 
 /// Digests that failed on this device, with why (`<state>/updates/refused.json`).
 struct Refused {
-    path: PathBuf,
+    dir: PathBuf,
     map: BTreeMap<String, String>,
 }
 
+const REFUSED_FILE: &str = "refused.json";
+
 impl Refused {
-    fn load(path: PathBuf) -> Self {
-        let map = std::fs::read(&path).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
-        Self { path, map }
+    fn load(dir: PathBuf) -> Self {
+        let map = std::fs::read(dir.join(REFUSED_FILE)).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
+        Self { dir, map }
     }
 
     fn add(&mut self, digest: String, reason: String) {
         self.map.insert(digest, reason);
-        if let Ok(text) = serde_json::to_vec_pretty(&self.map) {
-            let tmp = self.path.with_extension("tmp");
-            if std::fs::write(&tmp, text).and_then(|_| std::fs::rename(&tmp, &self.path)).is_err() {
-                tracing::warn!(path = %self.path.display(), "cannot record a refused update");
-            }
+        let written = serde_json::to_vec_pretty(&self.map)
+            .map_err(|e| super::UpdateError::Invalid(e.to_string()))
+            .and_then(|text| super::receive::write_atomic(&self.dir, REFUSED_FILE, "refused.json.tmp", &text));
+        if let Err(e) = written {
+            tracing::warn!(error = %e, "cannot record a refused update");
         }
     }
 }
@@ -149,7 +151,7 @@ impl Agent {
             tracing::error!(error = %e, dir = %updates_dir.display(), "model updates disabled: no folder for transfers");
             return;
         }
-        let mut refused = Refused::load(updates_dir.join("refused.json"));
+        let mut refused = Refused::load(updates_dir.clone());
         let mut offer_topics = vec![Offer::device_topic(&prefix, &self.device_id)];
         offer_topics.extend(self.cfg.groups.iter().map(|g| Offer::group_topic(&prefix, g)));
         let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Done>();

@@ -69,20 +69,10 @@ pub fn load(state_dir: &Path, slot: &str) -> Result<Option<ActiveRecord>, Update
 
 /// Replaces the slot's record atomically.
 pub fn store(state_dir: &Path, slot: &str, rec: &ActiveRecord) -> Result<(), UpdateError> {
-    use std::io::Write;
     let dir = slot_dir(state_dir, slot);
-    let io = |context: String| move |e: std::io::Error| UpdateError::Io { context, source: e };
-    std::fs::create_dir_all(&dir).map_err(io(format!("creating {}", dir.display())))?;
-    let tmp = dir.join("active.json.tmp");
+    std::fs::create_dir_all(&dir).map_err(|e| UpdateError::Io { context: format!("creating {}", dir.display()), source: e })?;
     let text = serde_json::to_vec_pretty(rec).map_err(|e| UpdateError::Invalid(e.to_string()))?;
-    let mut f = std::fs::File::create(&tmp).map_err(io(format!("creating {}", tmp.display())))?;
-    f.write_all(&text).and_then(|_| f.sync_all()).map_err(io(format!("writing {}", tmp.display())))?;
-    let path = record_path(state_dir, slot);
-    std::fs::rename(&tmp, &path).map_err(io(format!("replacing {}", path.display())))?;
-    if let Ok(d) = std::fs::File::open(&dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
+    super::receive::write_atomic(&dir, "active.json", "active.json.tmp", &text)
 }
 
 #[cfg(test)]

@@ -298,7 +298,7 @@ fn remove_if_exists(path: &Path) -> Result<(), UpdateError> {
 }
 
 /// Writes `dir/name` via a synced temporary file and a rename, then syncs the folder.
-fn write_atomic(dir: &Path, name: &str, tmp_name: &str, contents: &[u8]) -> Result<(), UpdateError> {
+pub(crate) fn write_atomic(dir: &Path, name: &str, tmp_name: &str, contents: &[u8]) -> Result<(), UpdateError> {
     let tmp = dir.join(tmp_name);
     let mut file = create_rw(&tmp)?;
     file.write_all(contents).map_err(io_at("writing", &tmp))?;
