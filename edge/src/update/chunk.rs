@@ -117,26 +117,8 @@ pub fn split<R: Read>(mut reader: R, chunk_size: u32) -> Result<Vec<Chunk>, Upda
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::update::keys::{generate, sign_digest, KeyId};
-    use crate::update::offer::Target;
+    use crate::update::offer::test_offer as offer_for;
     use proptest::prelude::*;
-
-    fn offer_for(bundle: &[u8], chunk_size: u32) -> Offer {
-        let key = generate().unwrap();
-        let digest: [u8; 32] = Sha256::digest(bundle).into();
-        Offer {
-            model: "people".into(),
-            version: semver::Version::new(1, 0, 0),
-            digest,
-            size: bundle.len() as u64,
-            chunk_size,
-            chunks: bundle.len().div_ceil(chunk_size as usize) as u32,
-            key_id: KeyId::of(&key.verifying_key()),
-            signature: sign_digest(&key, &digest),
-            allow_downgrade: false,
-            target: Target::Device("d".into()),
-        }
-    }
 
     /// The offer for `bundle()` in 300-byte chunks, built once (signing is slow in unoptimised builds).
     fn fixed_offer() -> &'static Offer {

@@ -373,6 +373,27 @@ pub(crate) fn parse_signature(s: &str) -> Result<Signature, String> {
     Ok(Signature::from_bytes(&arr))
 }
 
+/// A signed offer for `bundle` (test helper shared by the chunk and receiver tests).
+#[cfg(test)]
+pub(crate) fn test_offer(bundle: &[u8], chunk_size: u32) -> Offer {
+    use crate::update::keys::{generate, sign_digest};
+    use sha2::{Digest, Sha256};
+    let key = generate().unwrap();
+    let digest: [u8; 32] = Sha256::digest(bundle).into();
+    Offer {
+        model: "people".into(),
+        version: semver::Version::new(1, 0, 0),
+        digest,
+        size: bundle.len() as u64,
+        chunk_size,
+        chunks: bundle.len().div_ceil(chunk_size as usize) as u32,
+        key_id: KeyId::of(&key.verifying_key()),
+        signature: sign_digest(&key, &digest),
+        allow_downgrade: false,
+        target: Target::Device("d".into()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -321,26 +321,7 @@ fn sync_dir(dir: &Path) -> Result<(), UpdateError> {
 mod tests {
     use super::*;
     use crate::update::chunk::split;
-    use crate::update::keys::{generate, sign_digest, KeyId};
-    use crate::update::offer::Target;
-    use sha2::{Digest, Sha256};
-
-    fn offer_for(bundle: &[u8], chunk_size: u32) -> Offer {
-        let key = generate().unwrap();
-        let digest: [u8; 32] = Sha256::digest(bundle).into();
-        Offer {
-            model: "people".into(),
-            version: semver::Version::new(1, 0, 0),
-            digest,
-            size: bundle.len() as u64,
-            chunk_size,
-            chunks: bundle.len().div_ceil(chunk_size as usize) as u32,
-            key_id: KeyId::of(&key.verifying_key()),
-            signature: sign_digest(&key, &digest),
-            allow_downgrade: false,
-            target: Target::Device("d".into()),
-        }
-    }
+    use crate::update::offer::test_offer as offer_for;
 
     fn bundle(seed: u32) -> Vec<u8> {
         (0..5000u32).map(|i| ((i * 31 + seed) % 253) as u8).collect()
