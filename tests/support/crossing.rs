@@ -10,7 +10,6 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 pub const W: u32 = 320;
 pub const H: u32 = 320;
@@ -104,15 +103,5 @@ pub fn render_video(dir: &Path, name: &str) -> PathBuf {
         });
         img.save(fdir.join(format!("f{i:05}.png"))).unwrap();
     }
-    let out = dir.join(format!("{name}.avi"));
-    let st = Command::new("gst-launch-1.0")
-        .arg("-q")
-        .args(["multifilesrc", &format!("location={}/f%05d.png", fdir.display()), "index=0"])
-        .arg(format!("caps=image/png,framerate={FPS}/1"))
-        .args(["!", "pngdec", "!", "videoconvert", "!", "jpegenc", "quality=95", "!", "avimux", "!", "filesink"])
-        .arg(format!("location={}", out.display()))
-        .status()
-        .expect("gst-launch-1.0");
-    assert!(st.success(), "could not encode the crossing video");
-    out
+    super::drive::encode_png_frames(&fdir, FPS, &dir.join(format!("{name}.avi")))
 }

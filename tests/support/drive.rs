@@ -60,17 +60,21 @@ pub fn render_video(dir: &Path, name: &str, damage: &[Damage]) -> PathBuf {
         });
         img.save(fdir.join(format!("f{i:05}.png"))).unwrap();
     }
-    let out = dir.join(format!("{name}.avi"));
+    encode_png_frames(&fdir, FPS, &dir.join(format!("{name}.avi")))
+}
+
+/// Encodes `fdir/f00000.png…` to an MJPEG AVI at `out` with GStreamer (generated test videos).
+pub fn encode_png_frames(fdir: &Path, fps: u32, out: &Path) -> PathBuf {
     let st = Command::new("gst-launch-1.0")
         .arg("-q")
         .args(["multifilesrc", &format!("location={}/f%05d.png", fdir.display()), "index=0"])
-        .arg(format!("caps=image/png,framerate={FPS}/1"))
+        .arg(format!("caps=image/png,framerate={fps}/1"))
         .args(["!", "pngdec", "!", "videoconvert", "!", "jpegenc", "quality=95", "!", "avimux", "!", "filesink"])
         .arg(format!("location={}", out.display()))
         .status()
         .expect("gst-launch-1.0");
-    assert!(st.success(), "could not encode the drive video");
-    out
+    assert!(st.success(), "could not encode {}", out.display());
+    out.to_path_buf()
 }
 
 pub fn nmea_sentence(body: &str) -> String {
