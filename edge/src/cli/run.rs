@@ -53,6 +53,7 @@ pub fn run(path: &Path, until_sources_end: bool) -> anyhow::Result<ExitCode> {
     let topics = running.topics.clone();
     let notifier = kaiteki::health::notify::Notifier::from_env();
     let update_agent = running.update_agent.take();
+    let seq = running.seq.clone();
 
     rt.block_on(async move {
         let wake = Arc::new(tokio::sync::Notify::new());
@@ -65,6 +66,7 @@ pub fn run(path: &Path, until_sources_end: bool) -> anyhow::Result<ExitCode> {
         let store = tokio::spawn(kaiteki::runtime::delivery::store_events(
             events,
             state.outbox.clone(),
+            seq.clone(),
             topics.clone(),
             wake.clone(),
             ngsi,
@@ -148,7 +150,12 @@ pub fn run(path: &Path, until_sources_end: bool) -> anyhow::Result<ExitCode> {
         let _ = tokio::task::spawn_blocking(move || r.lock().stop_threads()).await;
         overview.abort();
         // The workers are gone, so the event channel is closed: the store task ends after the last event.
-        let _ = store.await;
+        if store.await.is_ok() {
+            // Every event is stored: the next start continues the numbering without a gap.
+            if let Err(e) = seq.close() {
+                tracing::warn!(error = %e, "cannot record the clean stop of the event counter");
+            }
+        }
         let _ = stop_tx.send(true);
         if let Some(sink) = sink {
             if tokio::time::timeout(Duration::from_secs(15), sink).await.is_err() {

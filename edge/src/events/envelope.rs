@@ -8,7 +8,6 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::seq::SeqAllocator;
 use super::summary::SceneSummary;
 
 /// Version of the event schema; consumers switch on it. Bumped on any incompatible change.
@@ -150,36 +149,57 @@ impl Envelope {
     }
 }
 
-/// Wraps bodies into envelopes (assigning sequence numbers and ids) and hands them to the publisher.
+/// An event before the outbox writer numbered it: everything of its [`Envelope`] except `seq`.
+///
+/// Numbers are assigned in storage order by the one writer ([`Draft::numbered`]), not by the many
+/// producers, so that the numbers that reach the disk have no holes (see [`super::seq`]).
+#[derive(Debug, Clone)]
+pub struct Draft {
+    id: Uuid,
+    device_id: Arc<str>,
+    observed_at: OffsetDateTime,
+    data: EventBody,
+}
+
+impl Draft {
+    pub fn kind(&self) -> EventKind {
+        self.data.kind()
+    }
+
+    pub fn numbered(self, seq: u64) -> Envelope {
+        Envelope {
+            schema: SCHEMA_VERSION,
+            kind: self.data.kind(),
+            id: self.id,
+            seq,
+            device_id: self.device_id,
+            observed_at: self.observed_at,
+            data: self.data,
+        }
+    }
+}
+
+/// Wraps bodies into drafts (with ids) and hands them to the outbox writer, which numbers them.
 #[derive(Clone)]
 pub struct Emitter {
     device_id: Arc<str>,
-    seq: Arc<SeqAllocator>,
-    tx: tokio::sync::mpsc::UnboundedSender<Envelope>,
+    tx: tokio::sync::mpsc::UnboundedSender<Draft>,
 }
 
 impl Emitter {
-    pub fn new(device_id: Arc<str>, seq: Arc<SeqAllocator>, tx: tokio::sync::mpsc::UnboundedSender<Envelope>) -> Self {
-        Self { device_id, seq, tx }
+    pub fn new(device_id: Arc<str>, tx: tokio::sync::mpsc::UnboundedSender<Draft>) -> Self {
+        Self { device_id, tx }
     }
 
-    pub fn envelope(&self, observed_at: SystemTime, data: EventBody) -> Envelope {
-        Envelope {
-            schema: SCHEMA_VERSION,
-            kind: data.kind(),
-            id: Uuid::now_v7(),
-            seq: self.seq.next(),
-            device_id: self.device_id.clone(),
-            observed_at: OffsetDateTime::from(observed_at),
-            data,
-        }
+    pub fn draft(&self, observed_at: SystemTime, data: EventBody) -> Draft {
+        Draft { id: Uuid::now_v7(), device_id: self.device_id.clone(), observed_at: OffsetDateTime::from(observed_at), data }
     }
 
-    /// Queues an event for publication. Never blocks: the video pipeline must not wait on the network.
+    /// Queues an event for the outbox. Never blocks: the video pipeline must not wait on the disk or
+    /// the network.
     pub fn emit(&self, observed_at: SystemTime, data: EventBody) {
-        let env = self.envelope(observed_at, data);
-        if self.tx.send(env).is_err() {
-            tracing::warn!("event dropped: publisher is gone (shutting down)");
+        if self.tx.send(self.draft(observed_at, data)).is_err() {
+            tracing::warn!("event dropped: the outbox writer is gone (shutting down)");
         }
     }
 }

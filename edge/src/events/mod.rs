@@ -9,5 +9,5 @@ pub mod seq;
 pub mod summary;
 pub mod topics;
 
-pub use envelope::{Emitter, Envelope, EventBody, EventKind, SCHEMA_VERSION};
+pub use envelope::{Draft, Emitter, Envelope, EventBody, EventKind, SCHEMA_VERSION};
 pub use topics::Topics;

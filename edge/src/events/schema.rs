@@ -219,7 +219,6 @@ mod tests {
     };
     use crate::analytics::{Conflict, CrowdAggregate, LevelChange, NearMissAggregate, RoadUserKind};
     use crate::dashboard::{DamageMark, MarkStatus};
-    use crate::events::seq::SeqAllocator;
     use crate::events::summary::{ClassCount, SceneSummary};
     use crate::events::{Emitter, EventBody};
     use crate::roughness::{ImpactEvent, InvalidReason, RoughnessClass, RoughnessSegment};
@@ -248,7 +247,7 @@ mod tests {
     /// One event of `kind` as the daemon serialises it, from real payload types with realistic values.
     fn sample(kind: EventKind) -> Value {
         let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
-        let emitter = Emitter::new(Arc::from("pole-01"), Arc::new(SeqAllocator::in_memory()), tx);
+        let emitter = Emitter::new(Arc::from("pole-01"), tx);
         let at = datetime!(2026-05-01 10:00:00.25 UTC);
         let body = match kind {
             EventKind::SceneSummary => EventBody::SceneSummary(SceneSummary {
@@ -420,7 +419,7 @@ mod tests {
         };
         assert_eq!(body.kind(), kind, "sample of the wrong kind");
         let observed = SystemTime::UNIX_EPOCH + Duration::from_secs(1_777_629_600);
-        serde_json::from_slice(&emitter.envelope(observed, body).to_json()).expect("an envelope is JSON")
+        serde_json::from_slice(&emitter.draft(observed, body).numbered(7).to_json()).expect("an envelope is JSON")
     }
 
     #[test]

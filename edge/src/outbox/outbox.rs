@@ -209,6 +209,31 @@ impl Outbox {
         retain: bool,
         now_ms: u64,
     ) -> Result<PushOutcome, OutboxError> {
+        self.push_with_seq(priority, topic, payload, retain, now_ms, None)
+    }
+
+    /// [`push`](Self::push) for an event carrying sequence number `seq`: a stored record also
+    /// records `seq` as [`last_event_seq`](Self::last_event_seq), atomically with the record, so
+    /// after a kill -9 the numbering resumes right after the last event that reached the disk.
+    pub fn push_event(&self, priority: Priority, topic: &str, payload: &[u8], now_ms: u64, seq: u64) -> Result<PushOutcome, OutboxError> {
+        self.push_with_seq(priority, topic, payload, false, now_ms, Some(seq))
+    }
+
+    /// The sequence number of the newest event stored by [`push_event`](Self::push_event), even if
+    /// it was delivered and deleted since; None for a new (or quarantined) store.
+    pub fn last_event_seq(&self) -> Result<Option<u64>, OutboxError> {
+        self.lock().store.last_seq().map_err(store("read the last event sequence number"))
+    }
+
+    fn push_with_seq(
+        &self,
+        priority: Priority,
+        topic: &str,
+        payload: &[u8],
+        retain: bool,
+        now_ms: u64,
+        seq: Option<u64>,
+    ) -> Result<PushOutcome, OutboxError> {
         let size = encoded_len(topic.len(), payload.len());
         let mut inner = self.lock();
         if topic.len() > MAX_TOPIC_LEN {
@@ -244,7 +269,7 @@ impl Outbox {
         let body = encode_record(id, priority, topic, payload, retain, now_ms);
         let meta = RowMeta { id, priority_code: priority.code() as i64, size, enqueued_at_ms: now_ms.min(i64::MAX as u64) };
         inner.store.set_full_sync(self.cfg.fsync == FsyncPolicy::Always).map_err(store("set sync mode"))?;
-        inner.store.insert(meta, &body, &evict).map_err(store("append a record"))?;
+        inner.store.insert(meta, &body, &evict, seq).map_err(store("append a record"))?;
         inner.next_id = id + 1;
         *inner.depth.get_mut(priority) += 1;
         *inner.bytes.get_mut(priority) += size;

@@ -31,6 +31,12 @@ CREATE TABLE IF NOT EXISTS quarantine (
     reason TEXT NOT NULL,
     body BLOB
 );
+-- Small durable facts kept in step with the records: `last_seq` is the event sequence number of the
+-- newest record pushed with one, written in the same transaction as that record.
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
 ";
 
 /// A stored row without its body.
@@ -169,8 +175,9 @@ impl Store {
         Ok(out)
     }
 
-    /// Inserts one record and deletes `evict` in the same transaction.
-    pub fn insert(&mut self, meta: RowMeta, body: &[u8], evict: &[RowMeta]) -> rusqlite::Result<()> {
+    /// Inserts one record and deletes `evict` in the same transaction; with `seq`, records it as the
+    /// last event sequence number stored, in that transaction too.
+    pub fn insert(&mut self, meta: RowMeta, body: &[u8], evict: &[RowMeta], seq: Option<u64>) -> rusqlite::Result<()> {
         let tx = self.conn.transaction()?;
         {
             let mut del = tx.prepare_cached("DELETE FROM records WHERE id = ?1")?;
@@ -187,8 +194,21 @@ impl Store {
                 meta.size as i64,
                 body
             ])?;
+            if let Some(seq) = seq {
+                tx.prepare_cached(
+                    "INSERT INTO meta (key, value) VALUES ('last_seq', ?1) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                )?
+                .execute([seq.min(i64::MAX as u64) as i64])?;
+            }
         }
         tx.commit()
+    }
+
+    /// The event sequence number of the newest record pushed with one (see `insert`).
+    pub fn last_seq(&self) -> rusqlite::Result<Option<u64>> {
+        let v: Option<i64> =
+            self.conn.query_row("SELECT value FROM meta WHERE key = 'last_seq'", [], |r| r.get(0)).optional()?;
+        Ok(v.map(to_u64))
     }
 
     /// Deletes one record; returns its row if it existed.

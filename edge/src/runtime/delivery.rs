@@ -7,43 +7,59 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::sync::Notify;
 
-use crate::events::{Envelope, Topics};
+use crate::events::seq::SeqAllocator;
+use crate::events::{Draft, Envelope, Topics};
 use crate::outbox::Outbox;
 
 pub fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
-/// Writes events to the outbox in arrival order and wakes the sink. Returns when the event channel closes
-/// (all producers gone). Writes run on the blocking pool, one at a time, so order is kept and the async
-/// side never waits on the disk.
+/// Numbers events and writes them to the outbox in arrival order, then wakes the sink. Returns when the
+/// event channel closes (all producers gone), after a flush. Writes run on the blocking pool, one at a
+/// time, so order is kept and the async side never waits on the disk.
+///
+/// This is the only place numbers are assigned: each is taken right before its event's push, and the
+/// outbox stores it with the event, so the numbers on disk have no holes even after a kill -9 (see
+/// [`crate::events::seq`]). An event the outbox drops by policy keeps its number (a counted hole).
 pub async fn store_events(
-    mut events: UnboundedReceiver<Envelope>,
+    mut events: UnboundedReceiver<Draft>,
     outbox: Arc<Outbox>,
+    seq: Arc<SeqAllocator>,
     topics: Topics,
     wake: Arc<Notify>,
     ngsi: Option<crate::ngsi::NgsiContext>,
     mut on_event: impl FnMut(&Envelope) + Send,
 ) {
-    while let Some(env) = events.recv().await {
+    while let Some(draft) = events.recv().await {
+        let (ob, numbers) = (outbox.clone(), seq.clone());
+        let topic = topics.event(draft.kind());
+        let priority = draft.kind().priority();
+        let res = tokio::task::spawn_blocking(move || {
+            let env = draft.numbered(numbers.next());
+            let outcome = ob.push_event(priority, &topic, &env.to_json(), now_ms(), env.seq);
+            (env, outcome)
+        })
+        .await;
+        let env = match res {
+            Ok((env, outcome)) => {
+                match outcome {
+                    Ok(o) if o.id().is_none() => {
+                        tracing::warn!(seq = env.seq, "outbox full of higher-priority events: event dropped (counted)")
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::error!(seq = env.seq, error = %e, "cannot store event in the outbox"),
+                }
+                env
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "outbox writer task failed");
+                continue;
+            }
+        };
         on_event(&env);
         if let Some(ctx) = &ngsi {
             store_entities(&outbox, &topics, &env, ctx).await;
-        }
-        let ob = outbox.clone();
-        let topic = topics.event(env.kind);
-        let priority = env.kind.priority();
-        let payload = env.to_json();
-        let seq = env.seq;
-        let res = tokio::task::spawn_blocking(move || ob.push(priority, &topic, &payload, false, now_ms())).await;
-        match res {
-            Ok(Ok(outcome)) => {
-                if outcome.id().is_none() {
-                    tracing::warn!(seq, "outbox full of higher-priority events: event dropped (counted)");
-                }
-            }
-            Ok(Err(e)) => tracing::error!(seq, error = %e, "cannot store event in the outbox"),
-            Err(e) => tracing::error!(seq, error = %e, "outbox writer task failed"),
         }
         wake.notify_one();
     }

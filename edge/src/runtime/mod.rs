@@ -21,7 +21,7 @@ use anyhow::{bail, Context};
 
 use crate::config::LoadedConfig;
 use crate::events::seq::SeqAllocator;
-use crate::events::{Emitter, Envelope, Topics};
+use crate::events::{Draft, Emitter, Topics};
 use crate::health::Metrics;
 use crate::infer::load_detector;
 use crate::mqtt::MqttStatus;
@@ -69,7 +69,9 @@ pub struct AppState {
 /// The running daemon's threads and channels.
 pub struct Running {
     pub state: Arc<AppState>,
-    pub events: Option<tokio::sync::mpsc::UnboundedReceiver<Envelope>>,
+    pub events: Option<tokio::sync::mpsc::UnboundedReceiver<Draft>>,
+    /// Numbers the events as the outbox writer stores them; `close` it after the writer ended.
+    pub seq: Arc<SeqAllocator>,
     pub topics: Topics,
     /// Per model slot: where model updates hand over a new detector.
     pub model_handles: HashMap<String, hot_swap::ModelHandle>,
@@ -92,16 +94,19 @@ pub fn start(loaded: &LoadedConfig) -> anyhow::Result<Running> {
     let device_id = cfg.device_id.get_ref().clone();
     crate::source::init_gstreamer().context("cannot initialise GStreamer")?;
     let state_dir = loaded.state_dir();
-    let seq = Arc::new(
-        SeqAllocator::open(&state_dir).with_context(|| format!("cannot open the state folder {}", state_dir.display()))?,
-    );
-    let (events_tx, events_rx) = tokio::sync::mpsc::unbounded_channel();
-    let emitter = Emitter::new(Arc::from(device_id.as_str()), seq, events_tx);
     let outbox_dir = state_dir.join("outbox");
     let outbox = Arc::new(
         crate::outbox::Outbox::open(&outbox_dir, cfg.storage.outbox.clone())
             .with_context(|| format!("cannot open the outbox in {}", outbox_dir.display()))?,
     );
+    // After the outbox: numbering resumes after the last event it stored.
+    let last_stored = outbox.last_event_seq().context("cannot read the outbox")?;
+    let seq = Arc::new(
+        SeqAllocator::open(&state_dir, last_stored)
+            .with_context(|| format!("cannot open the event counter in {}", state_dir.display()))?,
+    );
+    let (events_tx, events_rx) = tokio::sync::mpsc::unbounded_channel();
+    let emitter = Emitter::new(Arc::from(device_id.as_str()), events_tx);
     let pending = outbox.stats().records;
     if pending > 0 {
         tracing::info!(pending, "outbox holds events from before the restart; they will be sent again");
@@ -383,6 +388,7 @@ pub fn start(loaded: &LoadedConfig) -> anyhow::Result<Running> {
     Ok(Running {
         state,
         events: Some(events_rx),
+        seq,
         topics: Topics::new(&mqtt_cfg.topic_prefix, &device_id),
         model_handles,
         update_agent,
