@@ -68,6 +68,7 @@ pub struct Metrics {
     outbox: Mutex<Option<Arc<crate::outbox::Outbox>>>,
     outbox_records: Family<PriorityLabels, Gauge>,
     outbox_bytes: Gauge,
+    outbox_disk_free_bytes: Gauge,
     outbox_oldest_age_s: Gauge<f64, AtomicU64>,
     outbox_dropped: Family<DropLabels, Counter>,
 }
@@ -106,6 +107,7 @@ impl Metrics {
             outbox: Mutex::new(None),
             outbox_records: Family::default(),
             outbox_bytes: Gauge::default(),
+            outbox_disk_free_bytes: Gauge::default(),
             outbox_oldest_age_s: Gauge::default(),
             outbox_dropped: Family::default(),
         };
@@ -125,6 +127,11 @@ impl Metrics {
         r.register("mqtt_connected", "1 while connected to the broker", m.mqtt_connected.clone());
         r.register("outbox_records", "Events stored in the outbox, by priority", m.outbox_records.clone());
         r.register("outbox_bytes", "Encoded bytes stored in the outbox", m.outbox_bytes.clone());
+        r.register(
+            "outbox_disk_free_bytes",
+            "Free bytes on the outbox's filesystem (below [storage.outbox] min_free_bytes it stops growing)",
+            m.outbox_disk_free_bytes.clone(),
+        );
         r.register("outbox_oldest_age_seconds", "Age of the oldest undelivered event", m.outbox_oldest_age_s.clone());
         r.register("outbox_dropped", "Events dropped by the outbox's bounds, by reason and priority", m.outbox_dropped.clone());
         *m.registry.lock() = r;
@@ -154,12 +161,20 @@ impl Metrics {
             for (p, name) in [(Priority::High, "high"), (Priority::Normal, "normal"), (Priority::Low, "low")] {
                 let pl = PriorityLabels { priority: name.to_string() };
                 self.outbox_records.get_or_create(&pl).set(*st.depth.get(p) as i64);
-                for (reason, per) in [("full", &st.dropped.full), ("expired", &st.dropped.expired), ("corrupt", &st.dropped.corrupt)] {
+                for (reason, per) in [
+                    ("full", &st.dropped.full),
+                    ("expired", &st.dropped.expired),
+                    ("corrupt", &st.dropped.corrupt),
+                    ("disk_low", &st.dropped.disk_low),
+                ] {
                     let dl = DropLabels { reason: reason.to_string(), priority: name.to_string() };
                     set(&self.outbox_dropped.get_or_create(&dl), *per.get(p));
                 }
             }
             self.outbox_bytes.set(st.bytes as i64);
+            if let Some(free) = st.disk_free_bytes {
+                self.outbox_disk_free_bytes.set(free.min(i64::MAX as u64) as i64);
+            }
             let now = crate::runtime::delivery::now_ms();
             self.outbox_oldest_age_s.set(st.oldest_age_ms(now).unwrap_or(0) as f64 / 1000.0);
         }

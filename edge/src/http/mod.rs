@@ -135,6 +135,8 @@ pub fn status_json(s: &AppState) -> serde_json::Value {
             "oldest_age_s": ob.oldest_age_ms(crate::runtime::delivery::now_ms()).map(|ms| ms as f64 / 1000.0),
             "dropped": ob.dropped,
             "corrupt": ob.corrupt,
+            "disk_free_bytes": ob.disk_free_bytes,
+            "disk_low": ob.disk_low,
         },
         "gnss": gnss_json(s),
         "mqtt": {

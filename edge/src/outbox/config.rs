@@ -22,6 +22,10 @@ pub struct OutboxConfig {
     pub fsync: FsyncPolicy,
     /// What to do when a push would exceed `max_bytes`.
     pub drop_policy: DropPolicy,
+    /// The disk guard: below this much free space on the store's filesystem the outbox stops growing
+    /// and makes room by its drop policy instead (drops counted as `disk_low`). 0 turns it off.
+    /// Default 256 MiB.
+    pub min_free_bytes: u64,
 }
 
 impl Default for OutboxConfig {
@@ -32,6 +36,7 @@ impl Default for OutboxConfig {
             max_record_bytes: MIB,
             fsync: FsyncPolicy::default(),
             drop_policy: DropPolicy::default(),
+            min_free_bytes: 256 * MIB,
         }
     }
 }

@@ -95,6 +95,7 @@
 
 mod config;
 mod crc32;
+mod disk;
 mod error;
 #[allow(clippy::module_inception)]
 mod outbox;
@@ -106,6 +107,7 @@ mod syncer;
 #[cfg(test)]
 mod tests;
 
+pub use disk::free_bytes;
 pub use config::{DropPolicy, FsyncPolicy, OutboxConfig};
 pub use error::OutboxError;
 pub use outbox::{InFlight, Outbox, STORE_FILE};

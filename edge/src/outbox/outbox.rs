@@ -7,6 +7,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use crate::outbox::config::{DropPolicy, FsyncPolicy, OutboxConfig};
+use crate::outbox::disk::DiskGuard;
 use crate::outbox::error::{store, OutboxError};
 use crate::outbox::record::{decode_record, encode_record, encoded_len, OutboxRecord, Priority, RecordError, MAX_TOPIC_LEN};
 use crate::outbox::stats::{DropCounters, DropReason, DropReport, OutboxStats, PerPriority, PushOutcome};
@@ -42,6 +43,7 @@ struct Inner {
     /// (id, enqueued_at_ms) of each class's oldest record; refreshed from the store when it leaves.
     oldest: PerPriority<Option<(u64, u64)>>,
     in_flight: HashMap<u64, Priority>,
+    disk: DiskGuard,
     dropped: DropCounters,
     refused_oversize: u64,
     store_files_quarantined: u64,
@@ -157,6 +159,7 @@ impl Outbox {
             bytes: PerPriority::default(),
             oldest: PerPriority::default(),
             in_flight: HashMap::new(),
+            disk: DiskGuard::new(dir, cfg.min_free_bytes),
             dropped: DropCounters::default(),
             refused_oversize: 0,
             store_files_quarantined,
@@ -244,7 +247,11 @@ impl Outbox {
             inner.refused_oversize += 1;
             return Err(OutboxError::RecordTooLarge { size, max: self.cfg.max_record_bytes });
         }
-        let over = (inner.total_bytes() + size).saturating_sub(self.cfg.max_bytes);
+        // The disk guard: when the disk is almost full, the outbox may not grow past what it holds.
+        let disk_low = inner.disk.must_not_grow(std::time::Instant::now());
+        let limit = if disk_low { self.cfg.max_bytes.min(inner.total_bytes()) } else { self.cfg.max_bytes };
+        let reason = if disk_low && limit < self.cfg.max_bytes { DropReason::DiskLow } else { DropReason::Full };
+        let over = (inner.total_bytes() + size).saturating_sub(limit);
         let evict = if over == 0 {
             Vec::new()
         } else {
@@ -256,8 +263,8 @@ impl Outbox {
             };
             if candidates.iter().map(|m| m.size).sum::<u64>() < over {
                 // Only higher classes (or nothing) could make room: the incoming record loses.
-                *inner.dropped.full.get_mut(priority) += 1;
-                tracing::warn!(?priority, topic, "outbox full: dropping the incoming record");
+                *inner.dropped.get_mut(reason).get_mut(priority) += 1;
+                tracing::warn!(?priority, topic, ?reason, "outbox full: dropping the incoming record");
                 return Ok(PushOutcome::Dropped);
             }
             candidates
@@ -279,7 +286,7 @@ impl Outbox {
         if !evict.is_empty() {
             tracing::warn!(evicted = evict.len(), "outbox full: evicted the oldest lowest-priority records");
         }
-        inner.forget(&evict, Some(DropReason::Full))?;
+        inner.forget(&evict, Some(reason))?;
         Ok(PushOutcome::Stored { id, evicted: evict.len() as u64 })
     }
 
@@ -412,7 +419,16 @@ impl Outbox {
             refused_oversize: inner.refused_oversize,
             store_files_quarantined: inner.store_files_quarantined,
             sync_failures: self.syncer.as_ref().map_or(0, Syncer::failures),
+            disk_free_bytes: inner.disk.last_free(),
+            disk_low: inner.disk.is_low(),
         }
+    }
+
+    /// Replaces the disk guard's free-space probe (tests simulate a filling disk).
+    #[cfg(test)]
+    pub(crate) fn set_disk_probe(&self, min_free: u64, probe: Box<dyn Fn(&Path) -> Option<u64> + Send>) {
+        let dir = self.path.parent().unwrap_or(Path::new(".")).to_path_buf();
+        self.lock().disk = DiskGuard::with_probe(&dir, min_free, probe);
     }
 
     #[cfg(test)]

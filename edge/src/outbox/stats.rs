@@ -46,6 +46,8 @@ pub enum DropReason {
     Expired,
     /// Failed its checksum or format check; moved to the quarantine table.
     Corrupt,
+    /// Made room while the disk guard held the outbox at its size (free space below `min_free_bytes`).
+    DiskLow,
 }
 
 /// Drop counters since `Outbox::open` (monotonic within a process, like any metric counter).
@@ -56,6 +58,7 @@ pub struct DropCounters {
     /// Corrupt records found while reading; the priority is the store row's when it is valid,
     /// `low` otherwise.
     pub corrupt: PerPriority<u64>,
+    pub disk_low: PerPriority<u64>,
 }
 
 impl DropCounters {
@@ -64,6 +67,7 @@ impl DropCounters {
             DropReason::Full => &mut self.full,
             DropReason::Expired => &mut self.expired,
             DropReason::Corrupt => &mut self.corrupt,
+            DropReason::DiskLow => &mut self.disk_low,
         }
     }
 }
@@ -90,6 +94,10 @@ pub struct OutboxStats {
     pub store_files_quarantined: u64,
     /// Group-commit checkpoints that failed (`Batch` only); each is retried next interval.
     pub sync_failures: u64,
+    /// Free bytes on the store's filesystem at the last check (None: not checked or unreadable).
+    pub disk_free_bytes: Option<u64>,
+    /// The disk guard holds the outbox at its size (see `min_free_bytes`).
+    pub disk_low: bool,
 }
 
 impl OutboxStats {

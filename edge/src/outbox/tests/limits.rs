@@ -126,3 +126,39 @@ fn invalid_config_is_refused() {
     let cfg = OutboxConfig { max_record_bytes: 10, max_bytes: 5, ..OutboxConfig::default() };
     assert!(matches!(Outbox::open(dir.path(), cfg), Err(OutboxError::InvalidConfig(_))));
 }
+
+#[test]
+fn low_disk_holds_the_outbox_at_its_size_and_counts_disk_low() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    let ob = Outbox::open(dir.path(), small(100)).unwrap();
+    let free = Arc::new(AtomicU64::new(1 << 30));
+    let probe = free.clone();
+    ob.set_disk_probe(1 << 20, Box::new(move |_| Some(probe.load(Ordering::Relaxed))));
+    for t in ["l00", "n00", "l01", "h00"] {
+        let p = match &t[..1] { "h" => Priority::High, "n" => Priority::Normal, _ => Priority::Low };
+        push(&ob, p, t, T0);
+    }
+    assert!(!ob.stats().disk_low);
+    // The disk fills (by someone else): the next check, a second later, holds the outbox at 4 records.
+    free.store(1000, Ordering::Relaxed);
+    std::thread::sleep(std::time::Duration::from_millis(1050));
+    push(&ob, Priority::Normal, "n01", T0);
+    assert_eq!(tags(&all(&ob)), ["h00", "n00", "n01", "l01"], "the oldest low record made room");
+    push(&ob, Priority::High, "h01", T0);
+    assert_eq!(tags(&all(&ob)), ["h00", "h01", "n00", "n01"]);
+    // A low record cannot displace the higher classes: dropped.
+    assert_eq!(ob.push(Priority::Low, "t/l02", b"l02", false, T0).unwrap(), PushOutcome::Dropped);
+    let s = ob.stats();
+    assert!(s.disk_low);
+    assert_eq!(s.disk_free_bytes, Some(1000));
+    assert_eq!((s.records, s.bytes), (4, 4 * REC), "the outbox did not grow");
+    assert_eq!((s.dropped.disk_low.low, s.dropped.full.low), (3, 0), "{:?}", s.dropped);
+    // Space comes back: it grows again.
+    free.store(1 << 30, Ordering::Relaxed);
+    std::thread::sleep(std::time::Duration::from_millis(1050));
+    push(&ob, Priority::Low, "l03", T0);
+    assert_eq!(ob.stats().records, 5);
+    assert!(!ob.stats().disk_low);
+}
