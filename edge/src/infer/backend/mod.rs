@@ -2,6 +2,7 @@
 //! manifest (input name/shape, decoder outputs) before it is accepted, and then runs frames.
 
 pub mod ort;
+pub mod trt_cache;
 #[cfg(feature = "tract")]
 pub mod tract;
 

@@ -73,7 +73,7 @@ impl OrtBackend {
         if let Some(n) = cfg.threads {
             builder = builder.with_intra_threads(n).map_err(|e| load_err(e.to_string()))?;
         }
-        let (builder, provider) = register_providers(builder, &cfg.ort.providers)?;
+        let (builder, provider) = register_providers(builder, &cfg.ort.providers, manifest)?;
         let mut builder = builder;
         let session = builder.commit_from_file(model).map_err(|e| load_err(e.to_string()))?;
         let sig = signature(&session);
@@ -101,13 +101,14 @@ impl OrtBackend {
 fn register_providers(
     mut builder: ort::session::builder::SessionBuilder,
     providers: &[Provider],
+    manifest: &Manifest,
 ) -> Result<(ort::session::builder::SessionBuilder, &'static str), InferError> {
     if providers.is_empty() {
         return Err(InferError::Provider { provider: "(none)".into(), reason: "the provider list is empty; use [{ kind = \"cpu\" }]".into() });
     }
     let mut failures: Vec<String> = Vec::new();
     for p in providers {
-        let attempt = match dispatch(p) {
+        let attempt = match dispatch(p, manifest) {
             Ok(d) => match builder.with_execution_providers([d.error_on_failure()]) {
                 Ok(b) => {
                     builder = b;
@@ -136,7 +137,8 @@ fn register_providers(
 }
 
 /// The ort provider for a configured one, or why this library cannot offer it.
-fn dispatch(p: &Provider) -> Result<ExecutionProviderDispatch, String> {
+#[cfg_attr(not(feature = "gpu"), allow(unused_variables))]
+fn dispatch(p: &Provider, manifest: &Manifest) -> Result<ExecutionProviderDispatch, String> {
     #[cfg_attr(not(feature = "gpu"), allow(dead_code))]
     fn available<E: ExecutionProvider>() -> Result<(), String> {
         match E::is_available() {
@@ -156,8 +158,18 @@ fn dispatch(p: &Provider) -> Result<ExecutionProviderDispatch, String> {
         Provider::TensorRt { device_id, engine_cache, fp16 } => {
             available::<ep::TensorRT>()?;
             let mut trt = ep::TensorRT::default().with_device_id(*device_id).with_fp16(*fp16);
-            if let Some(dir) = engine_cache {
-                trt = trt.with_engine_cache(true).with_engine_cache_path(dir.display());
+            if let Some(root) = engine_cache {
+                // Keyed by model file and TensorRT version, so a stale engine is never loaded.
+                let version = super::trt_cache::tensorrt_version();
+                match version.map(|v| super::trt_cache::prepare(root, &manifest.name, &manifest.sha256, v, *fp16)) {
+                    Some(Ok(dir)) => {
+                        tracing::info!(folder = %dir.display(), tensorrt = version, "TensorRT engine cache");
+                        trt = trt.with_engine_cache(true).with_engine_cache_path(dir.display());
+                    }
+                    Some(Err(e)) => tracing::warn!(root = %root.display(), error = %e,
+                        "cannot prepare the TensorRT engine cache: engines are rebuilt at every start"),
+                    None => tracing::warn!("cannot read the TensorRT version: engine cache off, engines are rebuilt at every start"),
+                }
             }
             Ok(trt.build())
         }
