@@ -156,6 +156,54 @@ impl Broker {
     }
 }
 
+impl Broker {
+    /// A broker that keeps sessions and queued messages across a clean restart (SIGTERM writes its
+    /// database, the next start on the same `dir` and port reads it), with no limit on the messages
+    /// queued for a disconnected subscriber.
+    pub fn start_persistent(dir: &Path, port: u16) -> Broker {
+        let bin = which("mosquitto").unwrap_or_else(|| panic!("mosquitto is not installed: run scripts/setup-system.sh test"));
+        let conf = dir.join(format!("mosquitto-persistent-{port}.conf"));
+        let db = dir.join(format!("mosquitto-{port}-db/"));
+        std::fs::create_dir_all(&db).unwrap();
+        std::fs::write(
+            &conf,
+            format!(
+                // `user root`: started as root, mosquitto would otherwise switch to its own user, which
+                // cannot write the test's folder (ignored when not started as root).
+                "listener {port} 127.0.0.1\nallow_anonymous true\nuser root\npersistence true\npersistence_location {}\n\
+                 max_queued_messages 0\nmax_queued_bytes 0\n",
+                db.display()
+            ),
+        )
+        .unwrap();
+        let mut cmd = Command::new(bin);
+        cmd.arg("-c").arg(&conf);
+        let proc = spawn_logged(cmd, dir.join(format!("mosquitto-{port}-{}.log", free_port())));
+        assert!(wait_for_port(port, Duration::from_secs(10)), "mosquitto did not start: {}", proc.log_text());
+        Broker { port, proc }
+    }
+
+    /// Stops the broker cleanly (SIGTERM, so a persistent one saves its sessions) and waits for it.
+    pub fn stop(mut self) {
+        self.proc.terminate();
+        assert!(self.proc.wait_exit(Duration::from_secs(10)).is_some(), "mosquitto did not stop: {}", self.proc.log_text());
+    }
+}
+
+/// A generated test-pattern video: `frames` MJPEG frames at `fps`, `width`×`height`, in an AVI file.
+pub fn test_pattern_video(dir: &Path, name: &str, frames: u32, fps: u32, width: u32, height: u32) -> PathBuf {
+    let out = dir.join(format!("{name}.avi"));
+    let status = Command::new("gst-launch-1.0")
+        .args(["-q", "videotestsrc", &format!("num-buffers={frames}"), "pattern=ball", "!"])
+        .arg(format!("video/x-raw,width={width},height={height},framerate={fps}/1"))
+        .args(["!", "jpegenc", "!", "avimux", "!", "filesink"])
+        .arg(format!("location={}", out.display()))
+        .status()
+        .expect("gst-launch-1.0 (gstreamer1.0-tools) is not installed: run scripts/setup-system.sh test");
+    assert!(status.success(), "cannot encode {}", out.display());
+    out
+}
+
 pub fn which(name: &str) -> Option<PathBuf> {
     for dir in ["/usr/sbin", "/usr/bin", "/usr/local/bin", "/usr/local/sbin", "/sbin", "/bin"] {
         let p = Path::new(dir).join(name);
@@ -225,6 +273,43 @@ impl Subscriber {
             *validated.entry(kind.to_string()).or_insert(0) += 1;
         }
         validated
+    }
+
+    /// Like [`start`](Self::start), with a persistent session (`client_id`, clean session off): a broker
+    /// that keeps sessions (see [`Broker::start_persistent`]) queues what is published while this client
+    /// is away, so nothing is missed across a broker restart.
+    pub fn start_persistent(port: u16, filter: &str, client_id: &str) -> Subscriber {
+        let messages = Arc::new(Mutex::new(Vec::new()));
+        let m = messages.clone();
+        let filter = filter.to_string();
+        let client_id = client_id.to_string();
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut opts = rumqttc::MqttOptions::new(client_id, "127.0.0.1", port);
+            opts.set_keep_alive(Duration::from_secs(5));
+            opts.set_clean_session(false);
+            opts.set_max_packet_size(16 << 20, 16 << 20);
+            let (client, mut conn) = rumqttc::Client::new(opts, 100);
+            let _ = client.subscribe(filter.clone(), rumqttc::QoS::AtLeastOnce);
+            for ev in conn.iter() {
+                match ev {
+                    // A broker that lost the session (it should not): subscribe again, at least.
+                    Ok(rumqttc::Event::Incoming(rumqttc::Incoming::ConnAck(ack))) if !ack.session_present => {
+                        let _ = client.try_subscribe(filter.clone(), rumqttc::QoS::AtLeastOnce);
+                    }
+                    Ok(rumqttc::Event::Incoming(rumqttc::Incoming::SubAck(_))) => {
+                        let _ = ready_tx.send(());
+                    }
+                    Ok(rumqttc::Event::Incoming(rumqttc::Incoming::Publish(p))) => {
+                        m.lock().unwrap().push((p.topic.clone(), p.payload.to_vec(), p.retain));
+                    }
+                    Ok(_) => {}
+                    Err(_) => std::thread::sleep(Duration::from_millis(200)),
+                }
+            }
+        });
+        ready_rx.recv_timeout(Duration::from_secs(10)).expect("subscriber did not get SUBACK");
+        Subscriber { messages }
     }
 
     pub fn on_topic(&self, suffix: &str) -> Vec<serde_json::Value> {
