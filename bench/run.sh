@@ -30,6 +30,9 @@ KAITEKI_BENCH_VIDEO="$VIDEO" KAITEKI_BENCH_BASELINE="$OUT/baseline.json" KAITEKI
 echo "== Analytics (synthetic scenes)"
 cargo bench --locked -p kaiteki --bench analytics 2>/dev/null | grep -v '^running\|^$' || true
 
+echo "== Outbox (write rate per fsync policy, publish rate to a local mosquitto)"
+cargo bench --locked -p kaiteki --bench outbox 2>"$OUT/outbox.err" | grep -v '^running\|^$' || { echo "outbox bench failed:"; tail -20 "$OUT/outbox.err"; }
+
 cargo build --release --locked -p kaiteki -q
 BIN="$CARGO_TARGET_DIR/release/kaiteki"
 echo "binary size: $(du -h "$BIN" | cut -f1) ($BIN)"
