@@ -36,6 +36,7 @@ snapshot = true
 points = {points}
 [snapshots]
 enabled = true
+publish = true
 max_bytes = 60000
 object_model = "{objects}"
 face_model = "{faces}"
@@ -202,6 +203,27 @@ fn three_passes_one_record_per_damage_joined_then_possibly_repaired() {
         assert!(snaps.join(format!("{id}.jpg")).is_file(), "{path}");
     }
     drop(db);
+    // Published too (`publish = true`): on `…/snapshots/{record_id}`, the very JPEG kept on the device,
+    // one per record and nothing else under that branch.
+    let published: Vec<(String, Vec<u8>)> = sub
+        .messages
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(t, _, _)| t.contains("/snapshots/"))
+        .map(|(t, p, _)| (t.clone(), p.clone()))
+        .collect();
+    let stored: Vec<Vec<u8>> = jpegs.iter().map(|j| std::fs::read(j).unwrap()).collect();
+    let mut records: Vec<&str> = published.iter().map(|(t, _)| t.rsplit('/').next().unwrap()).collect();
+    records.sort();
+    records.dedup();
+    let mut expected: Vec<&str> = ids.values().map(String::as_str).collect();
+    expected.sort();
+    assert_eq!(records, expected, "one published snapshot per record");
+    for (topic, jpeg) in &published {
+        assert!(topic.starts_with("kaiteki/v1/e2e-bus/snapshots/"), "{topic}");
+        assert!(stored.contains(jpeg), "{topic}: the published JPEG is not one of the redacted snapshots kept");
+    }
 
     // Pass 2: the same street again joins the same records.
     let second = pass(dir.path(), &full, &nmea);

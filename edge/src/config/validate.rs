@@ -78,6 +78,22 @@ impl LoadedConfig {
                 }
             }
         }
+        if cfg.snapshots.publish {
+            // A snapshot goes through the outbox as one record: topic + JPEG + framing must fit.
+            let record = cfg.snapshots.max_bytes as u64 + 31 + 256;
+            if record > cfg.storage.outbox.max_record_bytes {
+                r.problems.push(self.diag_near(
+                    "[snapshots",
+                    format!(
+                        "snapshots.publish: a snapshot of max_bytes ({}) does not fit the outbox's max_record_bytes ({})",
+                        cfg.snapshots.max_bytes, cfg.storage.outbox.max_record_bytes
+                    ),
+                ));
+            }
+            if !cfg.mqtt.enabled {
+                r.notes.push("snapshots.publish is set but [mqtt] is disabled: snapshots stay on the device".into());
+            }
+        }
         if cfg.cameras.values().any(|c| c.road_damage.as_ref().is_some_and(|rd| rd.snapshot)) && !cfg.snapshots.enabled {
             r.notes.push("road_damage.snapshot is set but [snapshots] enabled = false: no snapshots are taken".into());
         }

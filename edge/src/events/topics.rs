@@ -6,15 +6,14 @@
 //! | `…/status` | device → | yes | 1 | `{"state":"online"|"offline",…}`; `offline` is the last will |
 //! | `…/events/{kind}` | device → | no | 1 | one [`Envelope`](super::Envelope) per message; kinds: `scene_summary`, `near_miss`, `near_miss_hourly`, `crowd_level`, `crowd_minute`, `damage_mark`, `road_damage`, `roughness`, `road_impact` (`health`, `model_status` planned) |
 //! | `…/privacy` | device → | yes | 1 | the privacy manifest |
-//! | `…/snapshots/{event_id}` | device → | no | 1 | a redacted JPEG, only where enabled |
+//! | `…/snapshots/{record_id}` | device → | no | 1 | a redacted JPEG (road-damage evidence), only with `[snapshots] publish = true` |
 //! | `…/model/offer` | → device | yes | 1 | a signed model update offer |
 //! | `…/model/chunks/{version}/{n}` | → device | no | 1 | update bundle chunks |
 //! | `…/model/status` | device → | yes | 1 | update progress and result |
 //! | `{prefix}/groups/{group}/model/offer` | → devices | yes | 1 | a fleet-wide offer |
 //! | `…/ngsi-ld/{entity_type}` | device → | no | 1 | NGSI-LD entities for the city data platform (optional) |
 //!
-//! Only the `events`, `status`, `privacy` and `model/status` branches exist today; the others are
-//! reserved here so that later features keep the tree coherent.
+//! The model-update topics are described in `crate::update`; they are not published through the outbox.
 
 use super::EventKind;
 
@@ -45,6 +44,21 @@ impl Topics {
         format!("{}/ngsi-ld/{entity_type}", self.base)
     }
 
+    /// `…/snapshots/{record_id}`, for a record id of letters, digits, `-` and `_` (at most 64).
+    pub fn snapshot(&self, record_id: &str) -> Option<String> {
+        is_plain_id(record_id).then(|| format!("{}/snapshots/{record_id}", self.base))
+    }
+
+    /// The egress allow-list for one publication: the topic is allowed (see [`allows`](Self::allows)),
+    /// and a snapshot's payload is a JPEG, nothing else.
+    pub fn admits(&self, topic: &str, payload: &[u8]) -> bool {
+        self.allows(topic) && (!self.is_snapshot(topic) || payload.starts_with(&[0xFF, 0xD8, 0xFF]))
+    }
+
+    fn is_snapshot(&self, topic: &str) -> bool {
+        topic.strip_prefix(self.base.as_str()).is_some_and(|r| r.starts_with("/snapshots/"))
+    }
+
     /// The egress allow-list: the device status, the privacy manifest, one of the event kinds, or one
     /// of the NGSI-LD entity types. The publisher refuses anything else, whatever put it in the outbox.
     pub fn allows(&self, topic: &str) -> bool {
@@ -57,9 +71,14 @@ impl Topics {
         match rest.split_once('/') {
             Some(("events", kind)) => super::EventKind::ALL.iter().any(|k| k.as_str() == kind),
             Some(("ngsi-ld", ty)) => crate::ngsi::ENTITY_TYPES.contains(&ty),
+            Some(("snapshots", id)) => is_plain_id(id),
             _ => false,
         }
     }
+}
+
+fn is_plain_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 #[cfg(test)]
@@ -69,9 +88,22 @@ mod egress_tests {
     #[test]
     fn only_known_topics_leave_the_device() {
         let t = Topics::new("kaiteki/v1", "pole-1");
-        for ok in ["kaiteki/v1/pole-1/status", "kaiteki/v1/pole-1/privacy", "kaiteki/v1/pole-1/events/near_miss", "kaiteki/v1/pole-1/ngsi-ld/Alert"] {
+        for ok in [
+            "kaiteki/v1/pole-1/status",
+            "kaiteki/v1/pole-1/privacy",
+            "kaiteki/v1/pole-1/events/near_miss",
+            "kaiteki/v1/pole-1/ngsi-ld/Alert",
+            "kaiteki/v1/pole-1/snapshots/rd-0193a2b4-x_1",
+        ] {
             assert!(t.allows(ok), "{ok}");
         }
+        let jpeg = [0xFF, 0xD8, 0xFF, 0xE0, 0, 0x10];
+        assert!(t.admits("kaiteki/v1/pole-1/snapshots/r1", &jpeg));
+        assert!(!t.admits("kaiteki/v1/pole-1/snapshots/r1", b"{\"pixels\":[1,2,3]}"), "a snapshot must be a JPEG");
+        assert!(t.admits("kaiteki/v1/pole-1/events/near_miss", b"{}"));
+        assert_eq!(t.snapshot("r1").as_deref(), Some("kaiteki/v1/pole-1/snapshots/r1"));
+        assert_eq!(t.snapshot("../status"), None);
+        assert_eq!(t.snapshot(""), None);
         for bad in [
             "kaiteki/v1/pole-1/frames/raw",
             "kaiteki/v1/pole-1/events/raw_frame",
@@ -80,6 +112,9 @@ mod egress_tests {
             "kaiteki/v1/pole-1/ngsi-ld/Camera",
             "elsewhere/pole-1/status",
             "kaiteki/v1/pole-1",
+            "kaiteki/v1/pole-1/snapshots/a/b",
+            "kaiteki/v1/pole-1/snapshots/",
+            "kaiteki/v1/pole-1/snapshots/a+b",
         ] {
             assert!(!t.allows(bad), "{bad}");
         }

@@ -173,9 +173,10 @@ impl Sink {
                     break;
                 }
                 for r in batch {
-                    if !self.topics.allows(&r.topic) {
-                        // The egress allow-list: only events, NGSI-LD entities, status and privacy leave.
-                        tracing::error!(topic = %r.topic, record = r.id, "egress refused: not an allowed topic; record dropped");
+                    if !self.topics.admits(&r.topic, &r.payload) {
+                        // The egress allow-list: only events, NGSI-LD entities, status, privacy and redacted
+                        // JPEG snapshots leave.
+                        tracing::error!(topic = %r.topic, record = r.id, "egress refused: not an allowed topic or payload; record dropped");
                         if let Err(e) = self.outbox.ack(r.id) {
                             tracing::error!(error = %e, record = r.id, "cannot delete a refused record");
                         }

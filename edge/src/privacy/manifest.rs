@@ -121,7 +121,9 @@ impl PrivacyManifest {
             ref_device: format!("urn:ngsi-ld:Device:{device_id}"),
             name: device_id.to_string(),
             description: "Camera analytics appliance: video is analysed on the device and discarded; only \
-                          anonymous counts, levels, conflicts and damage records are published."
+                          anonymous counts, levels, conflicts and damage records are published, and, where \
+                          the operator turned it on (kaiteki:publishes lists redacted_snapshot), road-damage \
+                          snapshots in which every person, vehicle and face was destroyed."
                 .into(),
             purpose: cfg.purpose.clone(),
             category: vec!["sensor", "multimedia"],

@@ -56,6 +56,10 @@ pub struct SnapshotConfig {
     pub object_model: Option<PathBuf>,
     /// Manifest of the face detector. Default: `blazeface_full_range_192.toml`, found the same way.
     pub face_model: Option<PathBuf>,
+    /// Also publish each road-damage evidence snapshot over MQTT, on `…/snapshots/{record_id}` (the
+    /// redacted JPEG itself as the payload, QoS 1, through the outbox like every event). Off by default:
+    /// images leave the box only when the operator says so.
+    pub publish: bool,
 }
 
 impl Default for SnapshotConfig {
@@ -76,6 +80,7 @@ impl Default for SnapshotConfig {
             retention_bytes: 50_000_000,
             object_model: None,
             face_model: None,
+            publish: false,
         }
     }
 }
@@ -112,6 +117,9 @@ impl SnapshotConfig {
         }
         if self.retention_hours == 0 {
             p.push("retention_hours must be at least 1".into());
+        }
+        if self.publish && !self.enabled {
+            p.push("publish = true needs enabled = true (there is nothing to publish otherwise)".into());
         }
         if self.retention_bytes < self.max_bytes as u64 {
             p.push(format!("retention_bytes ({}) must hold at least one snapshot of max_bytes ({})", self.retention_bytes, self.max_bytes));

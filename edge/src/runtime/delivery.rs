@@ -10,6 +10,7 @@ use tokio::sync::Notify;
 use crate::events::seq::SeqAllocator;
 use crate::events::{Draft, Envelope, Topics};
 use crate::outbox::Outbox;
+use crate::privacy::RedactedImage;
 
 pub fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
@@ -87,6 +88,20 @@ async fn store_entities(outbox: &Arc<Outbox>, topics: &Topics, env: &Envelope, c
             Ok(Err(e)) => tracing::error!(error = %e, "cannot store an NGSI-LD entity in the outbox"),
             Err(e) => tracing::error!(error = %e, "outbox writer task failed"),
         }
+    }
+}
+
+/// A redacted snapshot (road-damage evidence of `record_id`) into the outbox, on `…/snapshots/{record_id}`.
+/// Taking a [`RedactedImage`] is the point: nothing else can be published as an image.
+pub fn store_snapshot(outbox: &Outbox, topics: &Topics, record_id: &str, img: &RedactedImage) {
+    let Some(topic) = topics.snapshot(record_id) else {
+        tracing::error!(record = record_id, "snapshot not published: the record id cannot be a topic level");
+        return;
+    };
+    match outbox.push(crate::outbox::Priority::Normal, &topic, img.jpeg(), false, now_ms()) {
+        Ok(o) if o.id().is_some() => tracing::debug!(record = record_id, bytes = img.jpeg().len(), "snapshot queued for MQTT"),
+        Ok(_) => tracing::warn!(record = record_id, "outbox full: snapshot dropped (counted)"),
+        Err(e) => tracing::error!(record = record_id, error = %e, "cannot store a snapshot in the outbox"),
     }
 }
 

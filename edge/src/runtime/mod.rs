@@ -129,9 +129,14 @@ pub fn start(loaded: &LoadedConfig) -> anyhow::Result<Running> {
             .and_then(|c| cfg.models.get(c.model.get_ref()))
             .map(|m| m.backend_config())
             .unwrap_or_default();
-        let (tx, handle) = snapshots::start(loaded, &backend, records.clone(), feed.clone())?;
+        let publish = (cfg.snapshots.publish && cfg.mqtt.enabled).then(|| snapshots::Publish {
+            outbox: outbox.clone(),
+            topics: Topics::new(&cfg.mqtt.topic_prefix, &device_id),
+        });
+        let published = publish.is_some();
+        let (tx, handle) = snapshots::start(loaded, &backend, records.clone(), feed.clone(), publish)?;
         snapshot_thread = Some(handle);
-        tracing::info!("redacted snapshots on (calibration stills, road-damage evidence where enabled)");
+        tracing::info!(published, "redacted snapshots on (calibration stills, road-damage evidence where enabled)");
         Some(tx)
     } else {
         None
@@ -357,6 +362,9 @@ pub fn start(loaded: &LoadedConfig) -> anyhow::Result<Running> {
     }
     if !cfg.http.dashboard.users.is_empty() {
         publishes.push("damage_mark");
+    }
+    if cfg.snapshots.enabled && cfg.snapshots.publish && cfg.cameras.values().any(|c| c.road_damage.as_ref().is_some_and(|r| r.snapshot)) {
+        publishes.push("redacted_snapshot");
     }
     let privacy = crate::privacy::PrivacyManifest::build(
         &cfg.privacy,

@@ -3,7 +3,8 @@
 //! inference threads (a redaction takes up to seconds: person and face detectors over tiles).
 //!
 //! The raw frame goes into [`Redactor::redact`] and nowhere else; only the [`RedactedImage`] it returns is
-//! stored (bounded, on disk) and shown on the dashboard. A redaction that fails keeps nothing.
+//! stored (bounded, on disk), shown on the dashboard and, with `[snapshots] publish = true`, put in the
+//! outbox for MQTT. A redaction that fails keeps nothing.
 //!
 //! [`RedactedImage`]: crate::privacy::RedactedImage
 
@@ -19,12 +20,19 @@ use crate::privacy::{Redactor, SnapshotStore};
 /// Jobs waiting for the redactor; more are skipped (and logged), frames are never held up.
 const QUEUE: usize = 4;
 
+/// Where published snapshots go (`[snapshots] publish = true`).
+pub struct Publish {
+    pub outbox: Arc<crate::outbox::Outbox>,
+    pub topics: crate::events::Topics,
+}
+
 /// Loads the redactor's models and starts the worker. Returns the job sender for the analytics.
 pub fn start(
     loaded: &LoadedConfig,
     backend: &BackendConfig,
     records: Option<SharedRecords>,
     feed: Arc<crate::dashboard::Feed>,
+    publish: Option<Publish>,
 ) -> anyhow::Result<(crossbeam_channel::Sender<SnapshotJob>, std::thread::JoinHandle<()>)> {
     let cfg = &loaded.config.snapshots;
     let object_path = loaded.redaction_model(cfg.object_model.as_deref(), crate::privacy::snapshot::DEFAULT_OBJECT_MODEL);
@@ -67,6 +75,9 @@ pub fn start(
                     }
                 };
                 feed.put_snapshot(&id, &img);
+                if let Some(p) = &publish {
+                    crate::runtime::delivery::store_snapshot(&p.outbox, &p.topics, &record_id, &img);
+                }
                 let rec = records.as_ref().and_then(|records| {
                     let mut r = records.lock();
                     r.set_snapshot(&record_id, format!("/api/dash/snapshots/{id}"));
