@@ -270,6 +270,9 @@ impl Subscriber {
             assert_eq!(ev["kind"], *kind, "{topic}: event of another kind on this topic: {ev}");
             assert_eq!(ev["device_id"], *device, "{topic}: event of another device on this topic: {ev}");
             schemas.assert_valid(&ev);
+            // The consumer-side decoder accepts what the daemon publishes.
+            let decoded = kaiteki::events::decode_event(topic, payload).unwrap_or_else(|e| panic!("{topic}: decode_event: {e}"));
+            assert_eq!(decoded.seq, ev["seq"].as_u64().unwrap_or(u64::MAX), "{topic}");
             *validated.entry(kind.to_string()).or_insert(0) += 1;
         }
         validated
