@@ -10,7 +10,7 @@ export ORT_DYLIB_PATH ?= $(ORT_LIB)
 BIN := $(CARGO_TARGET_DIR)/release/kaiteki
 CARGO ?= cargo
 
-.PHONY: run test deps system-deps build check bench clean install deb
+.PHONY: run test deps system-deps build check bench clean install deb fuzz
 
 system-deps:
 	@bash scripts/setup-system.sh
@@ -61,6 +61,22 @@ deb: build
 
 bench: deps
 	@bash bench/run.sh
+
+# Fuzzing (cargo-fuzz, libFuzzer): every target in fuzz/ for FUZZ_SECONDS each. Not part of `make test`:
+# it needs the nightly toolchain and builds the crate again with sanitizers (slow). Inputs it finds go to
+# fuzz/corpus/ (not committed; the committed seeds are fuzz/seeds/), a crash to fuzz/artifacts/.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := event_decode outbox_record
+fuzz:
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+	@rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  mkdir -p fuzz/corpus/$$t; \
+	  dict=; [ -f fuzz/$$t.dict ] && dict=-dict=fuzz/$$t.dict; \
+	  echo "== fuzz $$t ($(FUZZ_SECONDS) s)"; \
+	  $(CARGO) +nightly fuzz run --fuzz-dir fuzz --target-dir "$(CARGO_TARGET_DIR)/fuzz" $$t fuzz/corpus/$$t fuzz/seeds/$$t \
+	    -- -max_total_time=$(FUZZ_SECONDS) $$dict; \
+	done
 
 clean:
 	$(CARGO) clean
