@@ -1,6 +1,7 @@
 # Kaiteki Edge. Two commands do everything on a fresh Debian/Ubuntu machine:
 #   make run    install what is missing, build, start the appliance on the sample video (HTTP on 127.0.0.1:8080)
-#   make test   run every test
+#   make test   run every test (including the aarch64 cross build, its unit tests and a smoke run under qemu)
+#   make aarch64  cross-compile the release binary for aarch64 (Jetson) without docker
 SHELL := /bin/bash
 # Builds outside the clone survive fresh CI clones; everything still works when the folder is empty.
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/kaiteki/target
@@ -10,7 +11,7 @@ export ORT_DYLIB_PATH ?= $(ORT_LIB)
 BIN := $(CARGO_TARGET_DIR)/release/kaiteki
 CARGO ?= cargo
 
-.PHONY: run test deps system-deps build check bench clean install deb fuzz
+.PHONY: run test deps system-deps build check bench clean install deb fuzz aarch64
 
 system-deps:
 	@bash scripts/setup-system.sh
@@ -45,6 +46,19 @@ test:
 	@bash scripts/setup-system.sh test
 	@bash scripts/fetch-onnxruntime.sh >/dev/null
 	$(CARGO) test --locked --workspace --no-fail-fast
+	@bash scripts/test-aarch64.sh
+
+# Release binary for aarch64-unknown-linux-gnu (NVIDIA Jetson with JetPack 6, ARM appliances), cross-compiled
+# on this x86-64 machine with Debian's cross toolchain and arm64 multiarch GStreamer (no docker; Cross.toml is
+# for `cross` users). On an aarch64 machine it is a native release build.
+AARCH64_BIN := $(CARGO_TARGET_DIR)/aarch64-unknown-linux-gnu/release/kaiteki
+aarch64:
+	@bash scripts/setup-aarch64.sh
+	@source scripts/aarch64-env.sh && \
+	  if [ "$$KAITEKI_AARCH64_NATIVE" = 1 ]; then echo "aarch64 machine: native build"; \
+	    $(CARGO) build --release --locked -p kaiteki && bin="$(BIN)"; \
+	  else $(CARGO) build --release --locked -p kaiteki --target aarch64-unknown-linux-gnu && bin="$(AARCH64_BIN)"; fi && \
+	  echo "aarch64 binary: $$bin ($$(du -h "$$bin" | cut -f1), $$(stat -c %s "$$bin") bytes)"
 
 PREFIX ?= /usr
 # Installs binary, units, sysusers/tmpfiles, default config (never overwritten), models, pipelines, ONNX Runtime.
