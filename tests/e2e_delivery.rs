@@ -6,11 +6,15 @@
 //! again from the start), every sequence number that reached the outbox must arrive at least once, and
 //! copies of one event must carry the same id. A second test fills a tiny outbox
 //! while the broker is away: the drop policy is applied, counted and reported, and the camera keeps its
-//! frame rate.
+//! frame rate. Two more run against a broker whose ACL denies some of the device's topics: over MQTT 5
+//! the refused events stay in the outbox and arrive once the ACL is fixed; over MQTT 3.1.1 the broker
+//! acknowledges them anyway and they are lost, which is why 5 is the default.
 
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use support::*;
@@ -64,9 +68,10 @@ listen = "127.0.0.1:{http}"
     path
 }
 
-/// (seq, id) of every scene summary received so far.
+/// (seq, id) of every event received so far: mostly scene summaries, plus the `model_status` of each
+/// start (and `health` when a camera changes state); all share one numbering.
 fn received(sub: &Subscriber) -> Vec<(u64, String)> {
-    sub.on_topic("/events/scene_summary")
+    sub.events()
         .iter()
         .map(|e| (e["seq"].as_u64().expect("seq"), e["id"].as_str().expect("id").to_string()))
         .collect()
@@ -224,4 +229,124 @@ fn a_full_outbox_drops_by_policy_counts_it_and_keeps_the_frame_rate() {
     daemon.terminate();
     assert!(daemon.wait_exit(Duration::from_secs(30)).is_some_and(|s| s.success()), "{}", daemon.log_text());
     assert!(!daemon.log_text().contains("panicked"));
+}
+
+/// A daemon for the broker-refusal tests: a short test pattern, NGSI-LD on (its Device and PrivacyObject
+/// entities go to `…/ngsi-ld/…`, which the broker's ACL denies), refused records offered again every 2 s.
+fn acl_config(dir: &Path, port: u16, http: u16, protocol: &str) -> PathBuf {
+    let video = test_pattern_video(dir, "acl", 100, 10, 320, 240);
+    let cfg = format!(
+        r#"
+device_id = "{ACL_DEVICE}"
+pipelines_dir = "{pipelines}"
+[storage]
+state_dir = "{state}"
+[models.fixture]
+manifest = "{manifest}"
+backend = "tract"
+threads = 1
+[cameras.pattern]
+pipeline = "file"
+params = {{ uri = "file://{video}" }}
+model = "fixture"
+loop = true
+realtime = true
+[cameras.pattern.summary]
+interval_s = 1
+[mqtt]
+port = {port}
+protocol = "{protocol}"
+ngsi_ld = true
+refused_retry_s = 2
+[http]
+listen = "127.0.0.1:{http}"
+"#,
+        pipelines = repo_path("pipelines"),
+        state = dir.join(format!("state-{protocol}")).display(),
+        manifest = repo_path("models/fixtures/rdd_fixture_yolov8.toml"),
+        video = video.display(),
+    );
+    let path = dir.join(format!("acl-{protocol}.toml"));
+    std::fs::write(&path, cfg).unwrap();
+    path
+}
+
+const ACL_DEVICE: &str = "e2e-acl";
+
+/// A broker whose ACL lets the device publish its status, privacy manifest and events, not NGSI-LD.
+fn acl_broker(dir: &Path, ngsi_allowed: bool) -> (Broker, PathBuf) {
+    let acl = dir.join("acl");
+    write_acl(&acl, ngsi_allowed);
+    let broker = Broker::start_with(dir, &format!("acl_file {}\nlog_type all\n", acl.display()));
+    (broker, acl)
+}
+
+fn write_acl(path: &Path, ngsi_allowed: bool) {
+    let mut text = format!(
+        "topic read kaiteki/v1/#\ntopic write kaiteki/v1/{ACL_DEVICE}/status\ntopic write kaiteki/v1/{ACL_DEVICE}/privacy\n\
+         topic write kaiteki/v1/{ACL_DEVICE}/events/#\n"
+    );
+    if ngsi_allowed {
+        text.push_str(&format!("topic write kaiteki/v1/{ACL_DEVICE}/ngsi-ld/#\n"));
+    }
+    std::fs::write(path, text).unwrap();
+}
+
+fn mqtt_status(http: u16) -> Option<serde_json::Value> {
+    let (_, body) = http_get(http, "/api/status")?;
+    let v: serde_json::Value = serde_json::from_str(&body).ok()?;
+    Some(v)
+}
+
+#[test]
+fn publications_the_broker_refuses_stay_in_the_outbox_over_mqtt_5() {
+    let dir = test_dir();
+    let (broker, acl) = acl_broker(dir.path(), false);
+    let sub = Subscriber::start(broker.port, &format!("kaiteki/v1/{ACL_DEVICE}/#"));
+    let http = free_port();
+    let mut daemon = start_daemon(dir.path(), &acl_config(dir.path(), broker.port, http, "5"), &[]);
+
+    // Events flow; the two NGSI-LD entities are refused (MQTT 5 reason NotAuthorized), counted, and kept.
+    let st = wait_until(Duration::from_secs(60), || {
+        let v = mqtt_status(http)?;
+        (v["mqtt"]["refused"].as_u64()? >= 2 && !sub.on_topic("/events/scene_summary").is_empty()).then_some(v)
+    })
+    .unwrap_or_else(|| panic!("no refusal counted: {:?}\n{}", mqtt_status(http), daemon.log_text()));
+    assert!(st["mqtt"]["last_error"].as_str().unwrap_or("").contains("NotAuthorized"), "{st}");
+    assert!(st["outbox"]["depth"].as_u64().unwrap() >= 2, "the refused entities must stay in the outbox: {st}");
+    assert!(daemon.log_text().contains("the broker refused a publication"), "{}", daemon.log_text());
+    let (_, metrics) = http_get(http, "/metrics").unwrap();
+    assert!(metrics.lines().any(|l| l.starts_with("kaiteki_mqtt_refused_total ") && !l.ends_with(" 0")), "{metrics}");
+    assert!(sub.messages.lock().unwrap().iter().all(|(t, _, _)| !t.contains("/ngsi-ld/")), "the broker let NGSI-LD through");
+
+    // The operator fixes the ACL (mosquitto rereads it on SIGHUP): the kept entities arrive, nothing lost.
+    write_acl(&acl, true);
+    let _ = Command::new("kill").arg("-HUP").arg(broker.proc.pid().to_string()).status();
+    let device = wait_until(Duration::from_secs(30), || sub.on_topic("/ngsi-ld/Device").into_iter().next())
+        .unwrap_or_else(|| panic!("the refused Device entity never arrived: {}", daemon.log_text()));
+    assert_eq!(device["id"], format!("urn:ngsi-ld:Device:{ACL_DEVICE}"));
+    assert!(wait_until(Duration::from_secs(30), || (!sub.on_topic("/ngsi-ld/PrivacyObject").is_empty()).then_some(())).is_some());
+    daemon.terminate();
+    assert!(!daemon.log_text().contains("panicked"));
+}
+
+#[test]
+fn over_mqtt_3_1_1_the_same_refusals_are_acknowledged_and_lost() {
+    // Why MQTT 5 is the default: a 3.1.1 broker acknowledges a publication its ACL denies like any other.
+    let dir = test_dir();
+    let (broker, _) = acl_broker(dir.path(), false);
+    let sub = Subscriber::start(broker.port, &format!("kaiteki/v1/{ACL_DEVICE}/#"));
+    let http = free_port();
+    let mut daemon = start_daemon(dir.path(), &acl_config(dir.path(), broker.port, http, "3.1.1"), &[]);
+    wait_until(Duration::from_secs(60), || (sub.on_topic("/events/scene_summary").len() >= 3).then_some(()))
+        .unwrap_or_else(|| panic!("no events over 3.1.1: {}", daemon.log_text()));
+    assert_eq!(mqtt_status(http).unwrap()["mqtt"]["refused"], 0, "3.1.1 cannot tell a refusal");
+    daemon.terminate();
+    assert!(daemon.wait_exit(Duration::from_secs(20)).is_some());
+    let log = broker.proc.log_text();
+    assert!(log.contains("Denied PUBLISH"), "the broker did not deny anything: {log}");
+    // The clean stop drained the outbox: the denied entities were deleted as if delivered.
+    let outbox = kaiteki::outbox::Outbox::open(&dir.path().join("state-3.1.1/outbox"), Default::default()).unwrap();
+    assert_eq!(outbox.stats().records, 0, "the denied records were acknowledged and deleted");
+    assert!(sub.messages.lock().unwrap().iter().all(|(t, _, _)| !t.contains("/ngsi-ld/")), "and never delivered");
 }

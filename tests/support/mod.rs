@@ -145,9 +145,18 @@ impl Broker {
     }
 
     pub fn start_on(dir: &Path, port: u16) -> Broker {
+        Self::start_configured(dir, port, "")
+    }
+
+    /// A broker on a free port with `extra` lines of mosquitto configuration (an ACL file, log types).
+    pub fn start_with(dir: &Path, extra: &str) -> Broker {
+        Self::start_configured(dir, free_port(), extra)
+    }
+
+    fn start_configured(dir: &Path, port: u16, extra: &str) -> Broker {
         let bin = which("mosquitto").unwrap_or_else(|| panic!("mosquitto is not installed: run scripts/setup-system.sh test"));
         let conf = dir.join(format!("mosquitto-{port}.conf"));
-        std::fs::write(&conf, format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")).unwrap();
+        std::fs::write(&conf, format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n{extra}")).unwrap();
         let mut cmd = Command::new(bin);
         cmd.arg("-c").arg(&conf);
         let proc = spawn_logged(cmd, dir.join(format!("mosquitto-{port}.log")));
@@ -321,6 +330,17 @@ impl Subscriber {
             .unwrap()
             .iter()
             .filter(|(t, _, _)| t.ends_with(suffix))
+            .filter_map(|(_, p, _)| serde_json::from_slice(p).ok())
+            .collect()
+    }
+
+    /// Every event received, of any kind (`…/events/{kind}`), in arrival order.
+    pub fn events(&self) -> Vec<serde_json::Value> {
+        self.messages
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(t, _, _)| t.rsplit('/').nth(1) == Some("events"))
             .filter_map(|(_, p, _)| serde_json::from_slice(p).ok())
             .collect()
     }

@@ -64,6 +64,7 @@ pub struct Metrics {
     pub events_emitted: Family<KindLabels, Counter>,
     pub mqtt_published: Counter,
     pub mqtt_acked: Counter,
+    pub mqtt_refused: Counter,
     pub mqtt_connected: Gauge,
     outbox: Mutex<Option<Arc<crate::outbox::Outbox>>>,
     outbox_records: Family<PriorityLabels, Gauge>,
@@ -103,6 +104,7 @@ impl Metrics {
             events_emitted: Family::default(),
             mqtt_published: Counter::default(),
             mqtt_acked: Counter::default(),
+            mqtt_refused: Counter::default(),
             mqtt_connected: Gauge::default(),
             outbox: Mutex::new(None),
             outbox_records: Family::default(),
@@ -124,6 +126,11 @@ impl Metrics {
         r.register("events_emitted", "Events produced, by kind", m.events_emitted.clone());
         r.register("mqtt_published", "Events handed to the MQTT client", m.mqtt_published.clone());
         r.register("mqtt_acked", "Publications acknowledged by the broker (PUBACK)", m.mqtt_acked.clone());
+        r.register(
+            "mqtt_refused",
+            "Publications the broker refused (MQTT 5 PUBACK reason code); their events stay in the outbox",
+            m.mqtt_refused.clone(),
+        );
         r.register("mqtt_connected", "1 while connected to the broker", m.mqtt_connected.clone());
         r.register("outbox_records", "Events stored in the outbox, by priority", m.outbox_records.clone());
         r.register("outbox_bytes", "Encoded bytes stored in the outbox", m.outbox_bytes.clone());

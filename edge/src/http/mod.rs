@@ -143,6 +143,7 @@ pub fn status_json(s: &AppState) -> serde_json::Value {
             "connected": s.mqtt.connected.load(Ordering::Relaxed),
             "published": s.mqtt.published.load(Ordering::Relaxed),
             "acked": s.mqtt.acked.load(Ordering::Relaxed),
+            "refused": s.mqtt.refused.load(Ordering::Relaxed),
             "queued": s.mqtt.queued.load(Ordering::Relaxed),
             "last_error": s.mqtt.last_error.lock().clone(),
         },

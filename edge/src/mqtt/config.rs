@@ -14,6 +14,10 @@ pub struct MqttConfig {
     #[serde(default = "default_port")]
     #[schemars(with = "u16")]
     pub port: toml::Spanned<u16>,
+    /// "5" (default) or "3.1.1" for brokers without MQTT 5. Under 3.1.1 a broker cannot refuse a
+    /// publication: one its ACL denies is acknowledged anyway and lost (see `mqtt::link`).
+    #[serde(default)]
+    pub protocol: super::link::Protocol,
     /// Client id; default `kaiteki-<device_id>`. Must be stable for a persistent session.
     #[serde(default)]
     pub client_id: Option<String>,
@@ -32,6 +36,10 @@ pub struct MqttConfig {
     pub reconnect_initial_ms: u64,
     #[serde(default = "default_reconnect_max_ms")]
     pub reconnect_max_ms: u64,
+    /// Seconds between offers of the events the broker refused (MQTT 5), on the same connection; they
+    /// are offered at every reconnect too.
+    #[serde(default = "default_refused_retry_s")]
+    pub refused_retry_s: u64,
     /// Also publish each event as FIWARE NGSI-LD entities (Smart Data Models: Alert, CrowdFlowObserved,
     /// TrafficFlowObserved; Device and PrivacyObject at start) on `…/ngsi-ld/{Type}`.
     #[serde(default)]
@@ -62,6 +70,9 @@ fn default_reconnect_initial_ms() -> u64 {
 fn default_reconnect_max_ms() -> u64 {
     30_000
 }
+fn default_refused_retry_s() -> u64 {
+    60
+}
 
 impl Default for MqttConfig {
     fn default() -> Self {
@@ -69,6 +80,7 @@ impl Default for MqttConfig {
             enabled: true,
             host: default_host(),
             port: default_port(),
+            protocol: Default::default(),
             client_id: None,
             topic_prefix: default_prefix(),
             keep_alive_s: default_keep_alive(),
@@ -76,6 +88,7 @@ impl Default for MqttConfig {
             password_file: None,
             reconnect_initial_ms: default_reconnect_initial_ms(),
             reconnect_max_ms: default_reconnect_max_ms(),
+            refused_retry_s: default_refused_retry_s(),
             tls: None,
             ngsi_ld: false,
         }
@@ -99,18 +112,35 @@ impl MqttConfig {
         let mut opts = rumqttc::MqttOptions::new(client_id, self.host.clone(), *self.port.get_ref());
         opts.set_keep_alive(std::time::Duration::from_secs(self.keep_alive_s.max(5)));
         if let Some(user) = &self.username {
-            let password = match &self.password_file {
-                Some(p) => std::fs::read_to_string(p).map(|s| s.trim_end().to_string()).unwrap_or_else(|e| {
-                    tracing::error!(file = %p.display(), error = %e, "cannot read the MQTT password file");
-                    String::new()
-                }),
-                None => String::new(),
-            };
-            opts.set_credentials(user.clone(), password);
+            opts.set_credentials(user.clone(), self.password());
         }
         if let Some(t) = &self.tls {
             opts.set_transport(t.transport()?);
         }
         Ok(opts)
+    }
+
+    /// [`client_options`](Self::client_options) for an MQTT 5 client.
+    pub fn client_options_v5(&self, client_id: String) -> Result<rumqttc::v5::MqttOptions, super::tls::MqttTlsError> {
+        let mut opts = rumqttc::v5::MqttOptions::new(client_id, self.host.clone(), *self.port.get_ref());
+        opts.set_keep_alive(std::time::Duration::from_secs(self.keep_alive_s.max(5)));
+        if let Some(user) = &self.username {
+            opts.set_credentials(user.clone(), self.password());
+        }
+        if let Some(t) = &self.tls {
+            opts.set_transport(t.transport()?);
+        }
+        Ok(opts)
+    }
+
+    /// The password from `password_file` (empty, with an error logged, when it cannot be read).
+    fn password(&self) -> String {
+        match &self.password_file {
+            Some(p) => std::fs::read_to_string(p).map(|s| s.trim_end().to_string()).unwrap_or_else(|e| {
+                tracing::error!(file = %p.display(), error = %e, "cannot read the MQTT password file");
+                String::new()
+            }),
+            None => String::new(),
+        }
     }
 }

@@ -10,15 +10,21 @@
 //! (which would break the FIFO); instead everything unacknowledged is released in the outbox and sent
 //! again. Delivery is therefore at-least-once across outages and restarts; consumers deduplicate by the
 //! event's `id`.
+//!
+//! Over MQTT 5 (the default, see [`super::link`]) a PUBACK can refuse a publication (e.g. the broker's ACL
+//! denies the topic). The record is then kept, not deleted: it is set aside for the rest of the connection
+//! (so the others keep flowing), counted, logged with the broker's reason, and offered again every
+//! `[mqtt] refused_retry_s` and after every reconnect, until the broker takes it or the outbox's bounds
+//! drop it.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rumqttc::{AsyncClient, Event, EventLoop, Incoming, LastWill, MqttOptions, Outgoing, QoS};
 use tokio::sync::{watch, Notify};
 
+use super::link::{LinkClient, LinkEvent, LinkLoop};
 use super::{MqttConfig, MqttStatus};
 use crate::events::Topics;
 use crate::health::Metrics;
@@ -27,6 +33,7 @@ use crate::source::backoff::Backoff;
 
 /// Publications in flight (sent, not yet acknowledged) per connection.
 const WINDOW: usize = 64;
+
 
 fn status_payload(device_id: &str, online: bool) -> Vec<u8> {
     serde_json::json!({
@@ -58,14 +65,19 @@ enum ConnEnd {
 }
 
 impl Sink {
-    fn options(&self) -> Result<MqttOptions, super::tls::MqttTlsError> {
+    fn link(&self) -> Result<(LinkClient, LinkLoop), super::tls::MqttTlsError> {
         let client_id = self.cfg.client_id.clone().unwrap_or_else(|| format!("kaiteki-{}", self.device_id));
-        let mut opts = self.cfg.client_options(client_id)?;
-        // The outbox, not the broker session, carries our unacknowledged publications across drops.
-        opts.set_clean_session(true);
-        opts.set_last_will(LastWill::new(self.topics.status(), status_payload(&self.device_id, false), QoS::AtLeastOnce, true));
-        opts.set_max_packet_size(2 << 20, 2 << 20);
-        Ok(opts)
+        let status = self.topics.status();
+        super::link::connect(
+            &self.cfg,
+            super::link::Session {
+                client_id,
+                will_topic: &status,
+                will_payload: status_payload(&self.device_id, false),
+                max_packet_bytes: 2 << 20,
+                queue: WINDOW * 2 + 8,
+            },
+        )
     }
 
     fn stopping(&self) -> bool {
@@ -79,11 +91,8 @@ impl Sink {
             Duration::from_millis(self.cfg.reconnect_max_ms),
         );
         loop {
-            let end = match self.options() {
-                Ok(opts) => {
-                    let (client, eventloop) = AsyncClient::new(opts, WINDOW * 2 + 8);
-                    self.connection(client, eventloop).await
-                }
+            let end = match self.link() {
+                Ok((client, eventloop)) => self.connection(client, eventloop).await,
                 // Unusable TLS files (checked at start, so changed since): no plain-TCP fall-back.
                 Err(e) => ConnEnd::Lost(e.to_string()),
             };
@@ -118,18 +127,14 @@ impl Sink {
         }
     }
 
-    async fn connection(&mut self, client: AsyncClient, mut el: EventLoop) -> ConnEnd {
+    async fn connection(&mut self, client: LinkClient, mut el: LinkLoop) -> ConnEnd {
         // Wait for the CONNACK (or the first error).
         loop {
             match el.poll().await {
-                Ok(Event::Incoming(Incoming::ConnAck(ack))) => {
-                    if ack.code != rumqttc::ConnectReturnCode::Success {
-                        return ConnEnd::Lost(format!("broker refused the connection: {:?}", ack.code));
-                    }
-                    break;
-                }
+                Ok(LinkEvent::ConnAck(Ok(()))) => break,
+                Ok(LinkEvent::ConnAck(Err(code))) => return ConnEnd::Lost(format!("broker refused the connection: {code}")),
                 Ok(_) => {}
-                Err(e) => return ConnEnd::Lost(e.to_string()),
+                Err(e) => return ConnEnd::Lost(e),
             }
         }
         self.status.connected.store(true, Ordering::Relaxed);
@@ -137,19 +142,24 @@ impl Sink {
         *self.status.last_error.lock() = None;
         tracing::info!(host = %self.cfg.host, port = *self.cfg.port.get_ref(), "connected to the MQTT broker");
 
-        // Record ids in publish order (None: a status message, not from the outbox).
-        let mut order: VecDeque<Option<u64>> = VecDeque::new();
-        let mut by_pkid: HashMap<u16, Option<u64>> = HashMap::new();
+        // (record id, topic) in publish order (no id: a status message, not from the outbox).
+        let mut order: VecDeque<(Option<u64>, String)> = VecDeque::new();
+        let mut by_pkid: HashMap<u16, (Option<u64>, String)> = HashMap::new();
+        // Records the broker refused on this connection: kept checked out (not sent again) until the next
+        // retry or reconnect.
+        let mut refused: Vec<u64> = Vec::new();
+        let retry_every = Duration::from_secs(self.cfg.refused_retry_s.max(1));
+        let mut retry_refused = tokio::time::interval_at(tokio::time::Instant::now() + retry_every, retry_every);
         let mut in_flight = 0usize;
         let mut offline_sent = false;
         let mut offline_acked = false;
 
-        order.push_back(None);
-        if let Err(e) = client.try_publish(self.topics.status(), QoS::AtLeastOnce, true, status_payload(&self.device_id, true)) {
+        order.push_back((None, self.topics.status()));
+        if let Err(e) = client.try_publish(self.topics.status(), true, status_payload(&self.device_id, true)) {
             return ConnEnd::Lost(format!("cannot queue the status message: {e}"));
         }
-        order.push_back(None);
-        if let Err(e) = client.try_publish(self.topics.privacy(), QoS::AtLeastOnce, true, self.privacy.clone()) {
+        order.push_back((None, self.topics.privacy()));
+        if let Err(e) = client.try_publish(self.topics.privacy(), true, self.privacy.clone()) {
             return ConnEnd::Lost(format!("cannot queue the privacy manifest: {e}"));
         }
         let mut tick = tokio::time::interval(Duration::from_millis(250));
@@ -182,8 +192,8 @@ impl Sink {
                         }
                         continue;
                     }
-                    order.push_back(Some(r.id));
-                    if let Err(e) = client.try_publish(r.topic, QoS::AtLeastOnce, r.retain, r.payload) {
+                    order.push_back((Some(r.id), r.topic.clone()));
+                    if let Err(e) = client.try_publish(r.topic, r.retain, r.payload) {
                         return ConnEnd::Lost(format!("MQTT client queue refused a publication: {e}"));
                     }
                     in_flight += 1;
@@ -199,14 +209,15 @@ impl Sink {
                 drain_deadline.as_mut().reset(tokio::time::Instant::now() + Duration::from_secs(10));
             }
             if draining {
-                let empty = in_flight == 0 && self.outbox.stats().records == 0;
+                // Refused records stay for the next start; waiting for them would only delay the stop.
+                let empty = in_flight == 0 && self.outbox.stats().records <= refused.len() as u64;
                 if (empty || drain_deadline.is_elapsed()) && !offline_sent {
-                    order.push_back(None);
-                    let _ = client.try_publish(self.topics.status(), QoS::AtLeastOnce, true, status_payload(&self.device_id, false));
+                    order.push_back((None, self.topics.status()));
+                    let _ = client.try_publish(self.topics.status(), true, status_payload(&self.device_id, false));
                     offline_sent = true;
                 }
                 if offline_acked {
-                    let _ = client.try_disconnect();
+                    client.try_disconnect();
                     // Let the DISCONNECT go out.
                     let _ = tokio::time::timeout(Duration::from_millis(500), async {
                         loop {
@@ -223,13 +234,13 @@ impl Sink {
 
             tokio::select! {
                 ev = el.poll() => match ev {
-                    Ok(Event::Outgoing(Outgoing::Publish(pkid))) => {
-                        let rid = order.pop_front().flatten();
-                        by_pkid.insert(pkid, rid);
+                    Ok(LinkEvent::Sent(pkid)) => {
+                        let sent = order.pop_front().unwrap_or((None, String::new()));
+                        by_pkid.insert(pkid, sent);
                     }
-                    Ok(Event::Incoming(Incoming::PubAck(ack))) => {
-                        match by_pkid.remove(&ack.pkid) {
-                            Some(Some(rid)) => {
+                    Ok(LinkEvent::PubAck { pkid, outcome }) => {
+                        match (by_pkid.remove(&pkid), outcome) {
+                            (Some((Some(rid), _)), Ok(())) => {
                                 in_flight = in_flight.saturating_sub(1);
                                 if let Err(e) = self.outbox.ack(rid) {
                                     tracing::error!(error = %e, record = rid, "cannot delete an acknowledged record");
@@ -237,12 +248,27 @@ impl Sink {
                                 self.status.acked.fetch_add(1, Ordering::Relaxed);
                                 self.metrics.mqtt_acked.inc();
                             }
-                            Some(None) => {
+                            (Some((Some(rid), topic)), Err(reason)) => {
+                                in_flight = in_flight.saturating_sub(1);
+                                refused.push(rid);
+                                self.status.refused.fetch_add(1, Ordering::Relaxed);
+                                self.metrics.mqtt_refused.inc();
+                                let why = format!("broker refused a publication on {topic}: {reason}");
+                                // One error per topic and connection; the count is in the metrics.
+                                if !self.status.last_error.lock().as_deref().is_some_and(|e| e == why) {
+                                    tracing::error!(%topic, %reason, record = rid, "the broker refused a publication; the event stays in the outbox and is offered again");
+                                }
+                                *self.status.last_error.lock() = Some(why);
+                            }
+                            (Some((None, topic)), outcome) => {
+                                if let Err(reason) = outcome {
+                                    tracing::error!(%topic, %reason, "the broker refused the device's retained message");
+                                }
                                 if offline_sent {
                                     offline_acked = true;
                                 }
                             }
-                            None => tracing::debug!(pkid = ack.pkid, "PUBACK for an unknown packet id"),
+                            (None, _) => tracing::debug!(pkid, "PUBACK for an unknown packet id"),
                         }
                     }
                     Ok(_) => {}
@@ -250,9 +276,17 @@ impl Sink {
                         if draining && offline_sent {
                             return ConnEnd::Stopped;
                         }
-                        return ConnEnd::Lost(e.to_string());
+                        return ConnEnd::Lost(e);
                     }
                 },
+                _ = retry_refused.tick() => {
+                    if !refused.is_empty() {
+                        tracing::info!(records = refused.len(), "offering the refused records to the broker again");
+                        for rid in refused.drain(..) {
+                            self.outbox.release(rid);
+                        }
+                    }
+                }
                 _ = self.wake.notified() => {}
                 _ = tick.tick() => {}
                 _ = self.stop.changed() => {}
