@@ -182,6 +182,7 @@ fn rtsp_camera_reconnects_and_memory_stays_flat() {
     };
     let mut server = start_server("rtsp1.log");
     let broker = Broker::start(dir.path());
+    let sub = Subscriber::start(broker.port, "kaiteki/v1/e2e-rtsp/events/#");
     let http = free_port();
     let cfg = format!(
         r#"
@@ -200,6 +201,8 @@ stall_timeout_s = 3
 reconnect = {{ initial_ms = 200, max_ms = 1000 }}
 [cameras.street.summary]
 interval_s = 2
+[health]
+report_interval_s = 10
 [mqtt]
 port = {broker}
 [http]
@@ -249,6 +252,24 @@ listen = "127.0.0.1:{http}"
     assert_eq!(camera("state").unwrap(), "streaming");
     assert!(!daemon.log_text().contains("panicked"));
     drop(server);
+
+    // The outage, as `health` events: one when the camera went down, one when it came back (not one per
+    // reconnect attempt), and the periodic reports around them.
+    let changes = wait_until(Duration::from_secs(10), || {
+        let c: Vec<serde_json::Value> = sub.on_topic("/events/health").into_iter().filter(|e| e["data"]["trigger"] == "change").collect();
+        (c.len() >= 2).then_some(c)
+    })
+    .unwrap_or_else(|| panic!("no health changes: {:#?}", sub.on_topic("/events/health")));
+    assert_eq!(changes.len(), 2, "one change down, one back up: {changes:#?}");
+    let (down, up) = (&changes[0]["data"], &changes[1]["data"]);
+    assert_eq!(down["healthy"], false, "{down}");
+    assert_eq!(down["problems"][0], "camera street is not streaming (reconnecting)", "{down}");
+    assert_eq!(up["healthy"], true, "{up}");
+    assert!(up["cameras"][0]["reconnects"].as_u64().unwrap() >= 3, "{up}");
+    let periodic = sub.on_topic("/events/health").into_iter().filter(|e| e["data"]["trigger"] == "interval").count();
+    // ~25 s of run with the interval restarting at each change: at least one periodic report.
+    assert!(periodic >= 1, "expected periodic reports every 10 s, got none");
+    sub.assert_events_valid();
 }
 
 fn write(dir: &std::path::Path, name: &str, text: &str) -> std::path::PathBuf {

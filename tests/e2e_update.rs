@@ -313,6 +313,28 @@ fn signed_updates_are_verified_swapped_rolled_back_and_resumed() {
     daemon.terminate();
     let log = daemon.log_text();
     assert!(!log.contains("panicked"), "{log}");
+
+    // 10. The same history as `model_status` events, numbered and kept by the outbox: what each start
+    //     loaded, and each step once (progress and a retained offer seen again are not repeated).
+    std::thread::sleep(Duration::from_millis(500));
+    let events = sub.on_topic("/events/model_status");
+    for e in &events {
+        assert_valid_event(e);
+    }
+    let data: Vec<&serde_json::Value> = events.iter().map(|e| &e["data"]).collect();
+    let has = |version: &str, state: &str| data.iter().any(|d| d["model"] == "people" && d["version"] == version && d["state"] == state);
+    assert!(has("1.0.0", "loaded"), "the first start's model: {data:#?}");
+    assert!(data.iter().any(|d| d["state"] == "loaded" && d["version"] == "2.0.0" && d["digest"].is_string()), "the restart's model, from a bundle: {data:#?}");
+    for (version, state) in [("2.0.0", "rejected"), ("2.0.0", "receiving"), ("2.0.0", "verifying"), ("2.0.0", "active"), ("3.0.0", "rolled_back"), ("3.1.0", "staged")] {
+        assert!(has(version, state), "no {state} event for {version}: {data:#?}");
+    }
+    let rolled = data.iter().find(|d| d["state"] == "rolled_back").unwrap();
+    assert_eq!(rolled["previous_version"], "2.0.0", "{rolled}");
+    for pair in data.windows(2) {
+        assert_ne!(pair[0], pair[1], "a step reported twice in a row");
+    }
+    let receiving = data.iter().filter(|d| d["state"] == "receiving").count();
+    assert!(receiving < statuses(&sub).iter().filter(|v| v["state"] == "receiving").count(), "progress must not be an event");
     drop(broker);
 }
 

@@ -95,8 +95,8 @@ impl SceneAnalytics {
         let kind_of = |tr: &Track| kinds.get(tr.label.as_ref()).copied().or_else(|| RoadUserKind::from_coco_label(&tr.label));
         out.tracks = self.ground_tracks.update(t, &tracks, self.ground.as_ref(), kind_of);
         for g in &out.tracks {
-            if g.kind.is_some() && g.ground.is_some() {
-                self.hourly.observe_user(g.serial);
+            if let (Some(kind), true) = (g.kind, g.ground.is_some()) {
+                self.hourly.observe_user(g.serial, kind);
             }
         }
         if self.ground.is_some() {

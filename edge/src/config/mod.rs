@@ -67,6 +67,9 @@ pub struct Config {
     /// Signed model updates pushed over MQTT (`kaiteki model …`): trusted keys, groups, rollback.
     #[serde(default)]
     pub updates: crate::update::config::UpdatesConfig,
+    /// The `health` event: how often the device reports its own state.
+    #[serde(default)]
+    pub health: crate::health::report::HealthConfig,
 }
 
 /// Where the appliance keeps its state (sequence numbers, outbox, records).

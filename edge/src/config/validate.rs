@@ -97,10 +97,16 @@ impl LoadedConfig {
         if cfg.cameras.values().any(|c| c.road_damage.as_ref().is_some_and(|rd| rd.snapshot)) && !cfg.snapshots.enabled {
             r.notes.push("road_damage.snapshot is set but [snapshots] enabled = false: no snapshots are taken".into());
         }
+        if cfg.cameras.values().any(|c| c.analytics.as_ref().is_some_and(|a| a.crowd.snapshot_from.is_some())) && !cfg.snapshots.enabled {
+            r.notes.push("analytics.crowd.snapshot_from is set but [snapshots] enabled = false: no snapshots are taken".into());
+        }
         if let Some(t) = cfg.mqtt.tls.as_ref().filter(|_| cfg.mqtt.enabled) {
             if let Err(e) = t.resolved(|p| self.resolve(p)).client_config() {
                 r.problems.push(self.diag_near("[mqtt.tls", e.to_string()));
             }
+        }
+        for problem in self.config.health.problems() {
+            r.problems.push(self.diag_near("[health", problem));
         }
         for problem in self.config.updates.validate() {
             r.problems.push(self.diag_near("[updates", problem));

@@ -30,11 +30,15 @@ pub enum EventKind {
     Roughness,
     /// A sharp vertical jolt felt by the vehicle (pothole, broken joint).
     RoadImpact,
+    /// The device's own state: cameras, models, outbox, machine (periodic, and on changes).
+    Health,
+    /// A model slot's model: loaded at start, and every step of a model update.
+    ModelStatus,
 }
 
 impl EventKind {
     /// Every kind, in declaration order.
-    pub const ALL: [EventKind; 9] = [
+    pub const ALL: [EventKind; 11] = [
         EventKind::SceneSummary,
         EventKind::NearMiss,
         EventKind::NearMissHourly,
@@ -44,6 +48,8 @@ impl EventKind {
         EventKind::RoadDamage,
         EventKind::Roughness,
         EventKind::RoadImpact,
+        EventKind::Health,
+        EventKind::ModelStatus,
     ];
 
     pub fn as_str(&self) -> &'static str {
@@ -57,6 +63,8 @@ impl EventKind {
             EventKind::RoadDamage => "road_damage",
             EventKind::Roughness => "roughness",
             EventKind::RoadImpact => "road_impact",
+            EventKind::Health => "health",
+            EventKind::ModelStatus => "model_status",
         }
     }
 
@@ -70,10 +78,10 @@ impl EventKind {
             | EventKind::NearMissHourly
             | EventKind::DamageMark
             | EventKind::Roughness
-            | EventKind::RoadImpact => {
-                Priority::Normal
-            }
-            EventKind::SceneSummary => Priority::Low,
+            | EventKind::RoadImpact
+            | EventKind::ModelStatus => Priority::Normal,
+            // Routine, and the next report supersedes it: the first to go when the outbox is full.
+            EventKind::SceneSummary | EventKind::Health => Priority::Low,
         }
     }
 }
@@ -96,6 +104,8 @@ pub enum EventBody {
     RoadDamage(crate::analytics::road_damage::RoadDamageEvent),
     Roughness(crate::runtime::roughness::RoughnessReport),
     RoadImpact(crate::runtime::roughness::ImpactReport),
+    Health(crate::health::report::HealthReport),
+    ModelStatus(crate::update::event::ModelStatusReport),
 }
 
 impl EventBody {
@@ -110,6 +120,8 @@ impl EventBody {
             EventBody::RoadDamage(_) => EventKind::RoadDamage,
             EventBody::Roughness(_) => EventKind::Roughness,
             EventBody::RoadImpact(_) => EventKind::RoadImpact,
+            EventBody::Health(_) => EventKind::Health,
+            EventBody::ModelStatus(_) => EventKind::ModelStatus,
         }
     }
 }

@@ -89,6 +89,14 @@ fn about(kind: EventKind) -> &'static str {
              starts and ends."
         }
         EventKind::RoadImpact => "A sharp vertical jolt felt by the vehicle (pothole, broken joint), and where.",
+        EventKind::Health => {
+            "The device's own state, every [health] report_interval_s and when a camera becomes unhealthy or \
+             recovers: cameras, models, outbox, broker link and machine (load, memory, temperature)."
+        }
+        EventKind::ModelStatus => {
+            "The model of one model slot: loaded at start, then each step of a model update (receiving, \
+             verifying, staged, active, rolled back, rejected), once each."
+        }
     }
 }
 
@@ -106,6 +114,8 @@ fn data_schema(kind: EventKind, generator: &mut SchemaGenerator) -> Schema {
         EventKind::RoadDamage => generator.subschema_for::<RoadDamageEvent>(),
         EventKind::Roughness => generator.subschema_for::<RoughnessReport>(),
         EventKind::RoadImpact => generator.subschema_for::<ImpactReport>(),
+        EventKind::Health => generator.subschema_for::<crate::health::report::HealthReport>(),
+        EventKind::ModelStatus => generator.subschema_for::<crate::update::event::ModelStatusReport>(),
     }
 }
 
@@ -297,6 +307,7 @@ mod tests {
                     period_start: 0.0,
                     period_end: 3600.0,
                     road_users: 120,
+                    road_users_by_kind: BTreeMap::from([(RoadUserKind::Pedestrian, 80), (RoadUserKind::Car, 40)]),
                     conflicts: 2,
                     by_type: BTreeMap::from([(ConflictType::Crossing, TierCounts { serious: 1, critical: 1 })]),
                     by_users: BTreeMap::from([("car/pedestrian".into(), 2)]),
@@ -315,6 +326,7 @@ mod tests {
                     t: 17.0,
                     count: 14,
                     density_ppm2: 0.35,
+                    snapshot: Some("crowd-0193a2b4c5d67e8f9a0b1c2d3e4f5a6b".into()),
                 },
             )),
             EventKind::CrowdMinute => EventBody::CrowdMinute(Scoped::new(
@@ -416,6 +428,36 @@ mod tests {
                 position: Some(RoutePoint { lat: 35.68, lon: 139.76 }),
                 heading_deg: Some(0.0),
             }),
+            EventKind::Health => {
+                use crate::health::report::*;
+                EventBody::Health(HealthReport {
+                    trigger: HealthTrigger::Change,
+                    version: "0.1.0".into(),
+                    uptime_s: 3600.5,
+                    healthy: false,
+                    problems: vec!["camera gate-3 is not streaming (reconnecting)".into()],
+                    cameras: vec![CameraHealth {
+                        camera: "gate-3".into(),
+                        state: "backoff".into(),
+                        fps: 0.0,
+                        frames_processed: 36_000,
+                        frames_dropped: 12,
+                        reconnects: 3,
+                    }],
+                    models: vec![ModelHealth { name: "people".into(), model_id: "centernet-coco@1.0.0".into(), backend: "tract".into() }],
+                    outbox: OutboxHealth { records: 120, bytes: 64_000, oldest_age_s: Some(42.5), dropped: 0, disk_free_bytes: Some(8 << 30) },
+                    mqtt_connected: false,
+                    system: SystemHealth { load_1m: Some(1.25), mem_available_bytes: Some(3 << 30), rss_bytes: Some(180 << 20), temperature_c: None },
+                })
+            }
+            EventKind::ModelStatus => EventBody::ModelStatus(crate::update::event::ModelStatusReport {
+                model: "people".into(),
+                version: "2.0.0".into(),
+                digest: Some("ab".repeat(32)),
+                state: crate::update::event::ModelState::RolledBack,
+                reason: Some("detections fell to 10% of the previous model's".into()),
+                previous_version: Some("1.0.0".into()),
+            }),
         };
         assert_eq!(body.kind(), kind, "sample of the wrong kind");
         let observed = SystemTime::UNIX_EPOCH + Duration::from_secs(1_777_629_600);
@@ -435,9 +477,11 @@ mod tests {
             EventKind::RoadDamage => 6,
             EventKind::Roughness => 7,
             EventKind::RoadImpact => 8,
+            EventKind::Health => 9,
+            EventKind::ModelStatus => 10,
         };
         let indices: Vec<usize> = EventKind::ALL.iter().map(|&k| index(k)).collect();
-        assert_eq!(indices, (0..9).collect::<Vec<_>>());
+        assert_eq!(indices, (0..11).collect::<Vec<_>>());
     }
 
     #[test]

@@ -4,13 +4,13 @@
 //! | topic | direction | retained | QoS | content |
 //! |---|---|---|---|---|
 //! | `…/status` | device → | yes | 1 | `{"state":"online"|"offline",…}`; `offline` is the last will |
-//! | `…/events/{kind}` | device → | no | 1 | one [`Envelope`](super::Envelope) per message; kinds: `scene_summary`, `near_miss`, `near_miss_hourly`, `crowd_level`, `crowd_minute`, `damage_mark`, `road_damage`, `roughness`, `road_impact` (`health`, `model_status` planned) |
+//! | `…/events/{kind}` | device → | no | 1 | one [`Envelope`](super::Envelope) per message; kinds: `scene_summary`, `near_miss`, `near_miss_hourly`, `crowd_level`, `crowd_minute`, `damage_mark`, `road_damage`, `roughness`, `road_impact`, `health`, `model_status` |
 //! | `…/privacy` | device → | yes | 1 | the privacy manifest |
 //! | `…/snapshots/{record_id}` | device → | no | 1 | a redacted JPEG (road-damage evidence), only with `[snapshots] publish = true` |
-//! | `…/model/offer` | → device | yes | 1 | a signed model update offer |
-//! | `…/model/chunks/{version}/{n}` | → device | no | 1 | update bundle chunks |
-//! | `…/model/status` | device → | yes | 1 | update progress and result |
-//! | `{prefix}/groups/{group}/model/offer` | → devices | yes | 1 | a fleet-wide offer |
+//! | `…/update/offer` | → device | yes | 1 | a signed model update offer |
+//! | `{prefix}/updates/{digest}/chunks/{n}` | → devices | yes | 1 | update bundle chunks |
+//! | `…/update/status` | device → | yes | 1 | update progress and result (each step also as a `model_status` event) |
+//! | `{prefix}/groups/{group}/update/offer` | → devices | yes | 1 | a fleet-wide offer |
 //! | `…/ngsi-ld/{entity_type}` | device → | no | 1 | NGSI-LD entities for the city data platform (optional) |
 //!
 //! The model-update topics are described in `crate::update`; they are not published through the outbox.

@@ -22,6 +22,8 @@ const KNOWN_KINDS: &[&str] = &[
     "road_damage",
     "roughness",
     "road_impact",
+    "health",
+    "model_status",
 ];
 
 /// Converts one event envelope into the NGSI-LD entities it maps to (none for kinds without a Smart Data
@@ -44,10 +46,12 @@ pub fn to_entities(envelope: &Value, ctx: &NgsiContext) -> Result<Vec<Entity>, N
         "crowd_level" => crowd_level(&ev, &data).map(|e| e.into_iter().collect()),
         "crowd_minute" => crowd_minute(&ev, &data).map(|e| vec![e]),
         "near_miss_hourly" => near_miss_hourly(&ev, &data).map(|e| vec![e]),
+        "roughness" => roughness(&ev, &data).map(|e| e.into_iter().collect()),
+        "road_impact" => road_impact(&ev, &data).map(|e| e.into_iter().collect()),
         // scene_summary: `counts` are objects per frame (mean/min/max presence), not vehicles passing, so they
         // cannot honestly fill TrafficFlowObserved `intensity` ("total number of vehicles detected during this
-        // observation period"); damage_mark, roughness, road_impact: no Smart Data Models mapping chosen yet.
-        // The data is still checked to be an object above.
+        // observation period"); damage_mark is a crew's note on a record (its Alert follows as road_damage);
+        // health and model_status describe the device, not the city. The data is still checked above.
         _ => Ok(Vec::new()),
     }
 }
@@ -347,13 +351,26 @@ fn crowd_minute(ev: &Event, d: &Obj) -> Result<Entity, NgsiError> {
     Ok(entity("CrowdFlowObserved", ev.urn("CrowdFlowObserved"), a, TRANSPORTATION_CONTEXT))
 }
 
-/// The hour's conflicts and exposure as a TrafficFlowObserved. `road_users` counts every road user with a ground
-/// position, pedestrians included, so it is not the model's vehicle `intensity` and goes to `kaiteki:roadUsers`.
+/// The hour's conflicts and exposure as a TrafficFlowObserved. `intensity` ("total number of vehicles detected
+/// during this observation period") counts the distinct vehicles: every road-user kind but pedestrians
+/// (bicycles are vehicles, 軽車両, under the Road Traffic Act). `kaiteki:roadUsers` counts everyone.
 fn near_miss_hourly(ev: &Event, d: &Obj) -> Result<Entity, NgsiError> {
     let (from, to) = ev.window("data.period_start", d.f64("period_start")?, d.f64("period_end")?)?;
     let mut a = Map::new();
     ev.period_attrs(&mut a, &from, &to);
+    let by_kind = d.obj("road_users_by_kind")?;
+    let mut kinds = Map::new();
+    let mut vehicles = 0u64;
+    for (k, v) in by_kind.map.iter() {
+        let n = v.as_u64().ok_or(NgsiError::WrongType { field: format!("data.road_users_by_kind.{k}"), expected: "count" })?;
+        if k != "pedestrian" {
+            vehicles += n;
+        }
+        kinds.insert(k.clone(), json!(n));
+    }
+    a.insert("intensity".into(), ev.p(json!(vehicles)));
     a.insert("kaiteki:roadUsers".into(), ev.p(json!(d.u64("road_users")?)));
+    a.insert("kaiteki:roadUsersByKind".into(), ev.p(Value::Object(kinds)));
     a.insert("kaiteki:conflicts".into(), ev.p(json!(d.u64("conflicts")?)));
     a.insert("kaiteki:riskIndex".into(), ev.p(json!(d.f64("risk_index")?)));
     let by_type = d.obj("by_type")?;
@@ -373,4 +390,55 @@ fn near_miss_hourly(ev: &Event, d: &Obj) -> Result<Entity, NgsiError> {
     a.insert("kaiteki:conflictsByUsers".into(), ev.p(Value::Object(users)));
     a.insert("kaiteki:camera".into(), ev.p(json!(d.str("camera")?)));
     Ok(entity("TrafficFlowObserved", ev.urn("TrafficFlowObserved"), a, TRANSPORTATION_CONTEXT))
+}
+
+/// A rough road segment (class poor or very poor, from a valid estimate) as an Alert `hazardOnRoad`, placed at
+/// the segment's middle. Good and fair segments, and estimates marked invalid, are not alerts: the city
+/// platform gets them as `roughness` events for its road condition map, not as hazards.
+fn roughness(ev: &Event, d: &Obj) -> Result<Option<Entity>, NgsiError> {
+    let class = d.str("class")?;
+    let severity = match class {
+        "very_poor" => "high",
+        "poor" => "medium",
+        "good" | "fair" => return Ok(None),
+        other => return Err(NgsiError::Invalid { field: "data.class".into(), reason: format!("unknown class {other:?}") }),
+    };
+    if !d.bool("valid")? {
+        return Ok(None);
+    }
+    let iri = d.f64("iri_m_per_km")?;
+    let length = d.f64("length_m")?;
+    let (start, end) = (d.opt_obj("start")?.map(|p| p.lon_lat()).transpose()?, d.opt_obj("end")?.map(|p| p.lon_lat()).transpose()?);
+    let description = format!("Rough road: IRI {iri:.1} m/km ({}) over {length:.0} m", class.replace('_', " "));
+    let mut a = ev.alert_attrs("traffic", "hazardOnRoad", severity, description);
+    let middle = match (start, end) {
+        (Some((lon1, lat1)), Some((lon2, lat2))) => Some(((lon1 + lon2) / 2.0, (lat1 + lat2) / 2.0)),
+        (one, other) => one.or(other),
+    };
+    if let Some((lon, lat)) = middle {
+        a.insert("location".into(), geo_point(lon, lat, Some(&ev.at)));
+    }
+    a.insert("kaiteki:iri".into(), ev.p(json!(iri)));
+    a.insert("kaiteki:roughnessClass".into(), ev.p(json!(class)));
+    a.insert("kaiteki:segmentLength".into(), prop_unit(json!(length), "MTR", Some(&ev.at)));
+    a.insert("kaiteki:meanSpeed".into(), prop_unit(json!(d.f64("mean_speed_mps")?), "MTS", Some(&ev.at)));
+    Ok(Some(entity("Alert", ev.urn("Alert"), a, ALERT_CONTEXT)))
+}
+
+/// A sharp jolt felt by the vehicle as an Alert `hazardOnRoad` where it happened (a pothole or a broken joint:
+/// the accelerometer cannot tell which, so not `pothole`). Severity `high` from 1 g at the reference speed,
+/// else `medium` (every impact is at least the detection threshold). Without a position there is no Alert.
+fn road_impact(ev: &Event, d: &Obj) -> Result<Option<Entity>, NgsiError> {
+    let Some(pos) = d.opt_obj("position")? else { return Ok(None) };
+    let (lon, lat) = pos.lon_lat()?;
+    let g = d.f64("severity")?;
+    let speed = d.f64("speed_mps")?;
+    let severity = if g >= 1.0 { "high" } else { "medium" };
+    let description = format!("Sharp jolt felt by the vehicle: {g:.2} g at the reference speed (driving {:.0} km/h)", speed * 3.6);
+    let mut a = ev.alert_attrs("traffic", "hazardOnRoad", severity, description);
+    a.insert("location".into(), geo_point(lon, lat, Some(&ev.at)));
+    a.insert("kaiteki:impactSeverity".into(), ev.p(json!(g)));
+    a.insert("kaiteki:peakAcceleration".into(), prop_unit(json!(d.f64("peak_mps2")?), "MSK", Some(&ev.at)));
+    a.insert("kaiteki:speed".into(), prop_unit(json!(speed), "MTS", Some(&ev.at)));
+    Ok(Some(entity("Alert", ev.urn("Alert"), a, ALERT_CONTEXT)))
 }

@@ -8,7 +8,7 @@
 //! | `near_miss`        | `Alert` (traffic)     | `hazardOnRoad` (the spec has no near-miss value)           |
 //! | `crowd_level`      | `Alert` (security)    | `crowdRisk`, only when the level got worse (`rising`)      |
 //! | `crowd_minute`     | `CrowdFlowObserved`   |                                                            |
-//! | `near_miss_hourly` | `TrafficFlowObserved` | exposure/conflicts as `kaiteki:` attributes, no `intensity`|
+//! | `near_miss_hourly` | `TrafficFlowObserved` | `intensity`: vehicles (cyclists included); the rest `kaiteki:`|
 //! | `scene_summary`    | none                  | per-frame presence is not a flow count (see `map.rs`)      |
 //! | `roughness`, `road_impact`, `damage_mark` | none |                                                |
 //!
@@ -24,7 +24,7 @@
 //! - NGSI-LD normalized form and core context: ETSI GS CIM 009 (v1.8 core context URL below).
 //!
 //! Attributes outside the models carry a `kaiteki:` prefix, as in the privacy manifest, so consumers can tell
-//! them from the models' own. The matching JSON Schemas are under `schemas/ngsi-ld/`.
+//! them from the models' own; the prefix is declared in each entity's `@context` ([`KAITEKI_NAMESPACE`]). The matching JSON Schemas are under `schemas/ngsi-ld/`.
 
 mod map;
 #[cfg(test)]
@@ -46,6 +46,11 @@ pub const ALERT_CONTEXT: &str = "https://raw.githubusercontent.com/smart-data-mo
 /// Smart Data Models context of the Transportation subject (CrowdFlowObserved, TrafficFlowObserved).
 pub const TRANSPORTATION_CONTEXT: &str =
     "https://raw.githubusercontent.com/smart-data-models/dataModel.Transportation/master/context.jsonld";
+/// The namespace of the `kaiteki:` attributes (the terms are described in `schemas/ngsi-ld/README.md`).
+/// Declared in every entity's `@context`, so a JSON-LD processor expands `kaiteki:riskIndex` to a full IRI
+/// instead of reading `kaiteki:` as a URI scheme.
+pub const KAITEKI_NAMESPACE: &str = "https://kaiteki.example/ngsi-ld/v1/terms#";
+
 /// Smart Data Models context of the Device subject (Device, PrivacyObject).
 pub const DEVICE_CONTEXT: &str = "https://raw.githubusercontent.com/smart-data-models/dataModel.Device/master/context.jsonld";
 
@@ -251,7 +256,7 @@ pub(crate) fn entity(entity_type: &'static str, id: String, attrs: Map<String, V
     body.insert("id".into(), json!(id));
     body.insert("type".into(), json!(entity_type));
     body.extend(attrs);
-    body.insert("@context".into(), json!([CORE_CONTEXT, domain_context]));
+    body.insert("@context".into(), json!([CORE_CONTEXT, domain_context, { "kaiteki": KAITEKI_NAMESPACE }]));
     Entity { entity_type, id, body: Value::Object(body) }
 }
 

@@ -82,7 +82,8 @@ fn crowd_minute_data() -> Value {
 }
 
 fn near_miss_hourly_data() -> Value {
-    json!({"camera": "north", "period_start": 7200.0, "period_end": 10800.0, "road_users": 830, "conflicts": 3,
+    json!({"camera": "north", "period_start": 7200.0, "period_end": 10800.0, "road_users": 830,
+           "road_users_by_kind": {"pedestrian": 300, "cyclist": 80, "car": 400, "bus": 20, "truck": 30}, "conflicts": 3,
            "by_type": {"crossing": {"serious": 1, "critical": 1}, "rear_end": {"serious": 1, "critical": 0}},
            "by_users": {"car/pedestrian": 2, "car/car": 1}, "risk_index": 0.6})
 }
@@ -117,7 +118,7 @@ fn road_damage_pothole_alert() {
     assert_eq!(e.body["category"]["observedAt"], AT);
     assert_eq!(e.body["dateIssued"]["value"]["@value"], AT);
     assert_eq!(e.body["alertSource"], json!({"type": "Relationship", "object": "urn:ngsi-ld:Device:pole-1"}));
-    assert_eq!(e.body["@context"], json!([CORE_CONTEXT, ALERT_CONTEXT]));
+    assert_eq!(e.body["@context"], json!([CORE_CONTEXT, ALERT_CONTEXT, {"kaiteki": KAITEKI_NAMESPACE}]));
     assert!(e.body["description"]["value"].as_str().unwrap().contains("pothole"));
 }
 
@@ -192,7 +193,7 @@ fn crowd_minute_flow() {
     let kmh = e.body["averageCrowdSpeed"]["value"].as_f64().unwrap();
     assert!((kmh - 4.32).abs() < 1e-9);
     assert_eq!(e.body["refDevice"]["object"], "urn:ngsi-ld:Device:pole-1");
-    assert_eq!(e.body["@context"], json!([CORE_CONTEXT, TRANSPORTATION_CONTEXT]));
+    assert_eq!(e.body["@context"], json!([CORE_CONTEXT, TRANSPORTATION_CONTEXT, {"kaiteki": KAITEKI_NAMESPACE}]));
     // With a road segment configured.
     let c = NgsiContext { ref_road_segment: Some("urn:ngsi-ld:RoadSegment:seg-7".into()), ..ctx() };
     let e = to_entities(&envelope("crowd_minute", crowd_minute_data()), &c).unwrap().remove(0);
@@ -207,7 +208,39 @@ fn near_miss_hourly_traffic_flow() {
     assert_eq!(e.id, format!("urn:ngsi-ld:TrafficFlowObserved:{DEV}:{EVENT_ID}"));
     assert_eq!(e.body["dateObservedFrom"]["value"]["@value"], "2026-05-01T09:00:00.25Z");
     assert_eq!(e.body["kaiteki:roadUsers"]["value"], 830);
-    assert!(e.body.get("intensity").is_none());
+    assert_eq!(e.body["intensity"]["value"], 530, "vehicles: everyone but the 300 pedestrians");
+    assert_eq!(e.body["kaiteki:roadUsersByKind"]["value"]["cyclist"], 80);
+    // The `kaiteki:` prefix is declared, so JSON-LD expands it.
+    assert_eq!(e.body["@context"][2]["kaiteki"], crate::ngsi::KAITEKI_NAMESPACE);
+}
+
+fn roughness_data(class: &str, valid: bool) -> Value {
+    json!({"start_distance_m": 200.0, "length_m": 100.0, "start_t_s": 20.0, "end_t_s": 30.0, "iri_m_per_km": 11.5,
+           "class": class, "mean_speed_mps": 10.0, "accel_rms_mps2": 1.2, "samples": 1000, "used_samples": 990,
+           "coverage": 0.99, "impacts": 1, "valid": valid, "invalid_reason": null,
+           "start": {"lat": 35.60, "lon": 140.10}, "end": {"lat": 35.61, "lon": 140.12}})
+}
+
+#[test]
+fn rough_segments_and_impacts_are_road_hazard_alerts() {
+    let e = one(&envelope("roughness", roughness_data("very_poor", true)));
+    check_entity(&e, "Alert");
+    assert_eq!((e.body["subCategory"]["value"].as_str(), e.body["severity"]["value"].as_str()), (Some("hazardOnRoad"), Some("high")));
+    let c = &e.body["location"]["value"]["coordinates"];
+    assert!((c[0].as_f64().unwrap() - 140.11).abs() < 1e-9 && (c[1].as_f64().unwrap() - 35.605).abs() < 1e-9, "the middle: {c}");
+    assert_eq!(e.body["kaiteki:iri"]["value"], 11.5);
+    assert_eq!(one(&envelope("roughness", roughness_data("poor", true))).body["severity"]["value"], "medium");
+
+    let impact = json!({"t_s": 1.0, "distance_m": 10.0, "peak_mps2": -14.0, "severity": 1.2, "speed_mps": 12.0,
+                        "position": {"lat": 35.0, "lon": 140.0}, "heading_deg": 10.0});
+    let e = one(&envelope("road_impact", impact));
+    check_entity(&e, "Alert");
+    assert_eq!(e.body["severity"]["value"], "high");
+    assert_eq!(e.body["kaiteki:peakAcceleration"]["unitCode"], "MSK");
+    assert_eq!(e.body["location"]["value"]["coordinates"], json!([140.0, 35.0]));
+    let bad = json!({"t_s": 1.0, "distance_m": 10.0, "peak_mps2": -14.0, "severity": 1.2, "speed_mps": 12.0,
+                     "position": {"lat": 95.0, "lon": 140.0}, "heading_deg": null});
+    assert!(to_entities(&envelope("road_impact", bad), &ctx()).is_err(), "an impossible latitude is refused");
 }
 
 #[test]
@@ -216,7 +249,9 @@ fn unmapped_kinds_give_nothing() {
         ("scene_summary", scene_summary_data()),
         ("damage_mark", json!({"record_id": "rd-1", "status": "verified", "user": "crew", "note": null, "at": AT})),
         ("road_impact", json!({"t_s": 1.0, "distance_m": 10.0, "peak_mps2": -9.0, "severity": 0.8, "speed_mps": 12.0,
-                               "position": {"lat": 35.0, "lon": 139.0}, "heading_deg": 10.0})),
+                               "position": null, "heading_deg": null})),
+        ("roughness", roughness_data("fair", true)),
+        ("roughness", roughness_data("very_poor", false)),
     ];
     for (kind, d) in data {
         assert!(to_entities(&envelope(kind, d), &ctx()).unwrap().is_empty(), "{kind}");
@@ -230,7 +265,7 @@ fn device_and_privacy_entities() {
     check_entity(&e, "Device");
     assert_eq!(e.id, "urn:ngsi-ld:Device:pole-1");
     assert_eq!(coords(&e), (139.6917, 35.6895));
-    assert_eq!(e.body["@context"], json!([CORE_CONTEXT, DEVICE_CONTEXT]));
+    assert_eq!(e.body["@context"], json!([CORE_CONTEXT, DEVICE_CONTEXT, {"kaiteki": KAITEKI_NAMESPACE}]));
     assert!(device_entity("bad id", "0.1.0", None, None).is_err());
     assert!(device_entity(DEV, "0.1.0", Some((35.0, 139.0)), None).is_err(), "lat out of range");
 

@@ -122,8 +122,9 @@ impl PrivacyManifest {
             name: device_id.to_string(),
             description: "Camera analytics appliance: video is analysed on the device and discarded; only \
                           anonymous counts, levels, conflicts and damage records are published, and, where \
-                          the operator turned it on (kaiteki:publishes lists redacted_snapshot), road-damage \
-                          snapshots in which every person, vehicle and face was destroyed."
+                          the operator turned it on (kaiteki:publishes lists redacted_snapshot), evidence \
+                          snapshots of road damage or crowding in which every person, vehicle and face was \
+                          destroyed."
                 .into(),
             purpose: cfg.purpose.clone(),
             category: vec!["sensor", "multimedia"],

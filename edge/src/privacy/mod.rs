@@ -8,5 +8,5 @@ pub mod redact;
 pub mod snapshot;
 
 pub use manifest::{PrivacyConfig, PrivacyManifest};
-pub use redact::{Method, RedactError, RedactOptions, RedactedImage, RedactedRegion, RedactionInfo, Redactor, RegionKind};
+pub use redact::{read_label, Method, RedactError, RedactionLabel, RedactOptions, RedactedImage, RedactedRegion, RedactionInfo, Redactor, RegionKind};
 pub use snapshot::{SnapshotConfig, SnapshotStore};

@@ -86,6 +86,10 @@ pub struct Running {
     roughness_task: Option<tokio::task::JoinHandle<()>>,
     /// Ends when the analytics (holding its job senders) are gone.
     snapshot_thread: Option<std::thread::JoinHandle<()>>,
+    /// Holds an emitter, like the roughness task.
+    health_task: Option<tokio::task::JoinHandle<()>>,
+    /// Model-update steps as events; closed at shutdown (the agent outlives the event channel).
+    model_events: Arc<crate::update::event::ModelEvents>,
 }
 
 /// Loads models and starts cameras and inference workers. Call from a thread that may block.
@@ -107,6 +111,7 @@ pub fn start(loaded: &LoadedConfig) -> anyhow::Result<Running> {
     );
     let (events_tx, events_rx) = tokio::sync::mpsc::unbounded_channel();
     let emitter = Emitter::new(Arc::from(device_id.as_str()), events_tx);
+    let model_events = Arc::new(crate::update::event::ModelEvents::new(Some(emitter.clone())));
     let pending = outbox.stats().records;
     if pending > 0 {
         tracing::info!(pending, "outbox holds events from before the restart; they will be sent again");
@@ -136,7 +141,7 @@ pub fn start(loaded: &LoadedConfig) -> anyhow::Result<Running> {
         let published = publish.is_some();
         let (tx, handle) = snapshots::start(loaded, &backend, records.clone(), feed.clone(), publish)?;
         snapshot_thread = Some(handle);
-        tracing::info!(published, "redacted snapshots on (calibration stills, road-damage evidence where enabled)");
+        tracing::info!(published, "redacted snapshots on (calibration stills; road-damage and crowd evidence where enabled)");
         Some(tx)
     } else {
         None
@@ -184,6 +189,12 @@ pub fn start(loaded: &LoadedConfig) -> anyhow::Result<Running> {
             let manifest = installed.as_ref().map(|i| i.manifest.clone()).unwrap_or(configured);
             let detector = load_detector(&manifest, &model_cfg.backend_config())
                 .with_context(|| format!("cannot load model `{model_name}` ({})", manifest.display()))?;
+            // An installed update is known by its bundle's version (its manifest may say otherwise).
+            let (version, digest) = match &installed {
+                Some(i) => (i.version.as_str(), i.digest.as_str()),
+                None => (detector.manifest().version.as_str(), ""),
+            };
+            model_events.loaded(crate::update::event::ModelStatusReport::loaded(model_name, version, digest));
             if cfg.updates.enabled {
                 let current = installed.unwrap_or_else(|| crate::update::installed::InstalledModel {
                     version: detector.manifest().version.clone(),
@@ -258,6 +269,7 @@ pub fn start(loaded: &LoadedConfig) -> anyhow::Result<Running> {
                 .map_err(|e| anyhow::anyhow!("camera {cam_id}: analytics: {e}"))?;
             if let Some(slot) = worker.cameras.get_mut(&id) {
                 slot.analytics = Some(analytics);
+                slot.crowd_evidence = a.crowd.snapshot_from.zip(snapshot_tx.clone());
             }
         }
         runners.push(CameraRunner {
@@ -289,6 +301,7 @@ pub fn start(loaded: &LoadedConfig) -> anyhow::Result<Running> {
             device_id: device_id.clone(),
             state_dir: state_dir.clone(),
             slots,
+            events: model_events.clone(),
         })
     } else {
         None
@@ -363,7 +376,11 @@ pub fn start(loaded: &LoadedConfig) -> anyhow::Result<Running> {
     if !cfg.http.dashboard.users.is_empty() {
         publishes.push("damage_mark");
     }
-    if cfg.snapshots.enabled && cfg.snapshots.publish && cfg.cameras.values().any(|c| c.road_damage.as_ref().is_some_and(|r| r.snapshot)) {
+    publishes.push("model_status");
+    if cfg.health.report_interval_s > 0 {
+        publishes.push("health");
+    }
+    if cfg.snapshots.enabled && cfg.snapshots.publish && cfg.cameras.values().any(|c| c.takes_snapshots()) {
         publishes.push("redacted_snapshot");
     }
     let privacy = crate::privacy::PrivacyManifest::build(
@@ -393,6 +410,10 @@ pub fn start(loaded: &LoadedConfig) -> anyhow::Result<Running> {
         gnss,
         records,
     });
+    let health_task = match tokio::runtime::Handle::try_current() {
+        Ok(_) => crate::health::report::spawn(cfg.health.clone(), state.clone(), emitter.clone()),
+        Err(_) => None,
+    };
     Ok(Running {
         state,
         events: Some(events_rx),
@@ -407,6 +428,8 @@ pub fn start(loaded: &LoadedConfig) -> anyhow::Result<Running> {
         gnss_task,
         roughness_task,
         snapshot_thread,
+        health_task,
+        model_events,
     })
 }
 
@@ -470,5 +493,9 @@ impl Running {
         if let Some(t) = self.roughness_task.take() {
             t.abort();
         }
+        if let Some(t) = self.health_task.take() {
+            t.abort();
+        }
+        self.model_events.close();
     }
 }

@@ -1,5 +1,5 @@
-//! The snapshot worker: turns new road-damage records' best views into redacted evidence (and each
-//! camera's first frame into the admin calibration view's still), off the
+//! The snapshot worker: turns new road-damage records' best views and crowd-level rises into redacted
+//! evidence (and each camera's first frame into the admin calibration view's still), off the
 //! inference threads (a redaction takes up to seconds: person and face detectors over tiles).
 //!
 //! The raw frame goes into [`Redactor::redact`] and nowhere else; only the [`RedactedImage`] it returns is
@@ -50,6 +50,7 @@ pub fn start(
                 let what = match &job.target {
                     SnapshotTarget::Record(id) => format!("record {id}"),
                     SnapshotTarget::CalibrationStill(cam) => format!("calibration still of {cam}"),
+                    SnapshotTarget::CrowdLevel(id) => format!("crowd evidence {id}"),
                 };
                 let img = match redactor.redact(job.frame.view()) {
                     Ok(img) => img,
@@ -59,34 +60,36 @@ pub fn start(
                     }
                 };
                 drop(job.frame);
-                let record_id = match job.target {
+                let (record_id, publish_as) = match job.target {
                     SnapshotTarget::CalibrationStill(cam) => {
                         feed.set_calibration_still(&cam, &img);
                         tracing::info!(camera = %cam, regions = img.regions().len(), "redacted calibration still set");
                         continue;
                     }
-                    SnapshotTarget::Record(id) => id,
+                    SnapshotTarget::Record(id) => (Some(id.clone()), id),
+                    SnapshotTarget::CrowdLevel(id) => (None, id),
                 };
                 let id = match store.put(&img) {
                     Ok(id) => id.to_string(),
                     Err(e) => {
-                        tracing::warn!(record = %record_id, error = %e, "snapshot not stored");
+                        tracing::warn!(snapshot = %publish_as, error = %e, "snapshot not stored");
                         continue;
                     }
                 };
                 feed.put_snapshot(&id, &img);
                 if let Some(p) = &publish {
-                    crate::runtime::delivery::store_snapshot(&p.outbox, &p.topics, &record_id, &img);
+                    crate::runtime::delivery::store_snapshot(&p.outbox, &p.topics, &publish_as, &img);
                 }
-                let rec = records.as_ref().and_then(|records| {
+                let rec = record_id.as_ref().and_then(|record_id| {
+                    let records = records.as_ref()?;
                     let mut r = records.lock();
-                    r.set_snapshot(&record_id, format!("/api/dash/snapshots/{id}"));
-                    r.get(&record_id).cloned()
+                    r.set_snapshot(record_id, format!("/api/dash/snapshots/{id}"));
+                    r.get(record_id).cloned()
                 });
                 if let Some(rec) = rec {
                     feed.upsert_damage_record(serde_json::to_value(&rec).unwrap_or_default());
                 }
-                tracing::info!(record = %record_id, snapshot = %id, regions = img.regions().len(), bytes = img.jpeg().len(), "redacted snapshot kept");
+                tracing::info!(what = %what, snapshot = %id, regions = img.regions().len(), bytes = img.jpeg().len(), "redacted snapshot kept");
             }
         })
         .context("cannot start the snapshot thread")?;

@@ -35,6 +35,8 @@ pub struct CameraSlot {
     pub pose: Arc<PoseSource>,
     /// Redacted stills: the first frame goes to the admin calibration view (None: snapshots off).
     stills: Option<crossbeam_channel::Sender<crate::analytics::road_damage::SnapshotJob>>,
+    /// Crowd evidence: frames where a zone rose to this level of service or worse are redacted and kept.
+    pub crowd_evidence: Option<(crate::analytics::crowd::Los, crossbeam_channel::Sender<crate::analytics::road_damage::SnapshotJob>)>,
     last: Vec<Detection>,
     fps: FpsMeter,
 }
@@ -50,6 +52,7 @@ impl CameraSlot {
     ) -> Self {
         Self {
             stills,
+            crowd_evidence: None,
             status,
             gate,
             min_score,
@@ -199,6 +202,12 @@ impl ModelWorker {
                     self.feed.set_crowd_now(serde_json::json!({ "zones": zones }));
                 }
                 let cam = &*frame.camera;
+                let mut out = out;
+                if let Some((level, tx)) = &slot.crowd_evidence {
+                    for change in out.crowd_level_changes.iter_mut().filter(|c| c.rose_to(*level)) {
+                        change.snapshot = crowd_snapshot(tx, &frame, view);
+                    }
+                }
                 let mut bodies: Vec<EventBody> = Vec::new();
                 bodies.extend(out.conflicts_closed.into_iter().map(|c| EventBody::NearMiss(Scoped::new(cam, c))));
                 bodies.extend(out.crowd_level_changes.into_iter().map(|c| EventBody::CrowdLevel(Scoped::new(cam, c))));
@@ -218,6 +227,25 @@ impl ModelWorker {
         if let Some(summary) = slot.summary.add(frame.pts, inferred, &slot.last, self.detector.model_id(), dropped) {
             self.metrics.events_emitted.get_or_create(&KindLabels { kind: "scene_summary".into() }).inc();
             self.emitter.emit(frame.captured_at, EventBody::SceneSummary(summary));
+        }
+    }
+}
+
+/// Hands a copy of the frame to the redactor as crowd evidence; the id it will be kept (and published)
+/// under, or None when the redactor's queue is full (the camera never waits for it).
+fn crowd_snapshot(
+    tx: &crossbeam_channel::Sender<crate::analytics::road_damage::SnapshotJob>,
+    frame: &Frame,
+    view: crate::source::frame::FrameView<'_>,
+) -> Option<String> {
+    use crate::analytics::road_damage::{SnapshotJob, SnapshotTarget};
+    let copy = Frame::copy_of(frame.camera.clone(), view)?;
+    let id = format!("crowd-{}", uuid::Uuid::now_v7().simple());
+    match tx.try_send(SnapshotJob { target: SnapshotTarget::CrowdLevel(id.clone()), frame: copy }) {
+        Ok(()) => Some(id),
+        Err(_) => {
+            tracing::warn!(camera = %frame.camera, "crowd evidence skipped: the redactor is busy");
+            None
         }
     }
 }

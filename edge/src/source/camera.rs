@@ -101,6 +101,11 @@ impl Default for ReconnectConfig {
 }
 
 impl CameraConfig {
+    /// An analytic of this camera keeps redacted evidence (road damage, crowd levels).
+    pub fn takes_snapshots(&self) -> bool {
+        self.road_damage.as_ref().is_some_and(|r| r.snapshot) || self.analytics.as_ref().is_some_and(|a| a.crowd.snapshot_from.is_some())
+    }
+
     pub fn tail_options(&self, live: bool) -> TailOptions {
         // A leaky queue never blocks its upstream: right for live sources (old frames are worthless),
         // wrong for files, which would then be decoded as fast as possible and mostly dropped. A

@@ -1,13 +1,15 @@
 //! The device side of model updates over MQTT.
 //!
-//! Its own MQTT client (`kaiteki-<device>-updates`, persistent session) subscribes to the device's and
+//! Its own MQTT client (`kaiteki-<device>-updates`, a clean session: offers and chunks are retained, so
+//! every subscription gets them again) subscribes to the device's and
 //! its groups' retained offers. An offer is checked (target, slot, signature, version) before a chunk is
 //! fetched; chunks (retained on their own topics) are stored on disk as they come, so a transfer resumes
 //! after a disconnect, a broker restart or a reboot. A complete bundle is staged off the async runtime
 //! (verify, unpack, load, class check, self-test), swapped in between two frames, recorded as active,
 //! then watched: if it degrades against the model it replaced, the old detector is swapped back. Every
-//! step is reported, retained, on `<prefix>/<device>/update/status`. Bundles that failed on the device
-//! are remembered by digest, so a retained offer does not make the device retry them forever.
+//! step is reported, retained, on `<prefix>/<device>/update/status`, and as a `model_status` event.
+//! Bundles that failed on the device are remembered by digest, so a retained offer does not make the
+//! device retry them forever.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -47,6 +49,8 @@ pub struct Agent {
     pub device_id: String,
     pub state_dir: PathBuf,
     pub slots: BTreeMap<String, Slot>,
+    /// Each step also as a `model_status` event.
+    pub events: Arc<super::event::ModelEvents>,
 }
 
 /// Results of background installs, back to the MQTT loop.
@@ -65,6 +69,7 @@ struct Ctx {
     prefix: String,
     client: AsyncClient,
     trust: Arc<TrustStore>,
+    events: Arc<super::event::ModelEvents>,
 }
 
 impl Ctx {
@@ -75,6 +80,7 @@ impl Ctx {
             }
             _ => tracing::info!(model = %st.model, version = %st.version, state = ?st.state, reason = st.reason.as_deref().unwrap_or(""), "model update"),
         }
+        self.events.report(&st);
         let topic = Status::topic(&self.prefix, &self.device);
         if let Err(e) = self.client.publish(topic, QoS::AtLeastOnce, true, st.to_json().into_bytes()).await {
             tracing::warn!(error = %e, "cannot queue the update status");
@@ -172,7 +178,7 @@ impl Agent {
                 }
             };
             let (client, mut events) = AsyncClient::new(opts, 64);
-            let ctx = Ctx { device: self.device_id.clone(), prefix: prefix.clone(), client: client.clone(), trust: trust.clone() };
+            let ctx = Ctx { device: self.device_id.clone(), prefix: prefix.clone(), client: client.clone(), trust: trust.clone(), events: self.events.clone() };
             loop {
                 tokio::select! {
                     _ = stop.changed() => {
@@ -358,11 +364,11 @@ impl Agent {
         busy.insert(t.offer.model.clone(), None);
         let offer = t.offer.clone();
         let client = ctx.client.clone();
-        let (device, prefix, trust) = (ctx.device.clone(), ctx.prefix.clone(), ctx.trust.clone());
+        let (device, prefix, trust, events) = (ctx.device.clone(), ctx.prefix.clone(), ctx.trust.clone(), ctx.events.clone());
         let (handle, backend, needs, previous) = (slot.handle.clone(), slot.backend.clone(), slot.needs.clone(), slot.current.clone());
         let (state_dir, cfg, done) = (self.state_dir.clone(), self.cfg.clone(), done.clone());
         tokio::spawn(async move {
-            let ctx = Ctx { device, prefix, client, trust };
+            let ctx = Ctx { device, prefix, client, trust, events };
             ctx.report(Status::for_offer(&ctx.device, &offer, UpdateState::Verifying)).await;
             let trust = ctx.trust.clone();
             let (o, sd) = (offer.clone(), state_dir.clone());

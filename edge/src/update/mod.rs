@@ -22,6 +22,7 @@ pub mod bundle;
 pub mod chunk;
 pub mod config;
 pub mod error;
+pub mod event;
 pub mod install;
 pub mod installed;
 pub mod keys;

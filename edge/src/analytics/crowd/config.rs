@@ -35,6 +35,10 @@ pub struct CrowdConfig {
     /// The same margin for uncalibrated (image-space) zones, pixels.
     pub edge_margin_px: f64,
     pub occupancy: OccupancyConfig,
+    /// Evidence: when a zone's level of service rises to this level or worse, a redacted snapshot of
+    /// that frame is kept (and published with `[snapshots] publish`); the `crowd_level` event names it.
+    /// Off by default; needs `[snapshots] enabled`. Every person and vehicle in it is destroyed.
+    pub snapshot_from: Option<super::Los>,
 }
 
 impl Default for CrowdConfig {
@@ -49,6 +53,7 @@ impl Default for CrowdConfig {
             edge_margin_m: 0.3,
             edge_margin_px: 4.0,
             occupancy: OccupancyConfig::default(),
+            snapshot_from: None,
         }
     }
 }

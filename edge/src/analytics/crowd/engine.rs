@@ -40,6 +40,17 @@ pub struct LevelChange {
     pub t: f64,
     pub count: u32,
     pub density_ppm2: f64,
+    /// Id of the redacted snapshot taken of this moment (`crowd.snapshot_from`); published on
+    /// `…/snapshots/{id}` with `[snapshots] publish`. Absent when none was taken.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<String>,
+}
+
+impl LevelChange {
+    /// A rise to `level` of service or worse.
+    pub fn rose_to(&self, level: super::Los) -> bool {
+        self.rising && self.scale == LevelScale::Los && self.to.as_str() >= level.as_str()
+    }
 }
 
 /// Current state of a zone, for dashboards.
@@ -264,6 +275,7 @@ impl CrowdEngine {
                             t,
                             count,
                             density_ppm2: d,
+                            snapshot: None,
                         });
                     }
                 }

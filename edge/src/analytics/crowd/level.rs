@@ -19,6 +19,11 @@ impl Los {
     pub fn from_index(i: usize) -> Self {
         [Los::A, Los::B, Los::C, Los::D, Los::E, Los::F][i.min(5)]
     }
+
+    /// "A".."F", as serialised.
+    pub fn as_str(&self) -> &'static str {
+        ["A", "B", "C", "D", "E", "F"][*self as usize]
+    }
 }
 
 /// Crowd-safety alert level.

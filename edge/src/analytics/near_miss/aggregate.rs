@@ -1,12 +1,13 @@
 //! Hourly per-site near-miss aggregates and a risk index.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 use schemars::JsonSchema;
 use serde::Serialize;
 
 use super::engine::Conflict;
 use super::measures::{ConflictType, Severity};
+use crate::analytics::RoadUserKind;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, JsonSchema)]
 #[schemars(deny_unknown_fields)]
@@ -24,6 +25,8 @@ pub struct NearMissAggregate {
     pub period_end: f64,
     /// Distinct road users (tracks with a ground position) seen in the hour: the exposure.
     pub road_users: u32,
+    /// The same by kind (a track counts under the kind it was first seen as).
+    pub road_users_by_kind: BTreeMap<RoadUserKind, u32>,
     pub conflicts: u32,
     pub by_type: BTreeMap<ConflictType, TierCounts>,
     /// Counts by user-kind pair, e.g. "car/pedestrian" (kinds sorted).
@@ -38,7 +41,7 @@ pub struct NearMissAggregate {
 #[derive(Debug, Clone, Default)]
 pub struct HourlyNearMiss {
     bucket: Option<i64>,
-    users: HashSet<u64>,
+    users: HashMap<u64, RoadUserKind>,
     by_type: BTreeMap<ConflictType, TierCounts>,
     by_users: BTreeMap<String, u32>,
     conflicts: u32,
@@ -68,8 +71,8 @@ impl HourlyNearMiss {
         }
     }
 
-    pub fn observe_user(&mut self, serial: u64) {
-        self.users.insert(serial);
+    pub fn observe_user(&mut self, serial: u64, kind: RoadUserKind) {
+        self.users.entry(serial).or_insert(kind);
     }
 
     pub fn record(&mut self, c: &Conflict) {
@@ -88,10 +91,15 @@ impl HourlyNearMiss {
     fn snapshot(&self, bucket: i64) -> NearMissAggregate {
         let (s, c) = self.by_type.values().fold((0u32, 0u32), |acc, v| (acc.0 + v.serious, acc.1 + v.critical));
         let users = self.users.len() as u32;
+        let mut by_kind = BTreeMap::new();
+        for kind in self.users.values() {
+            *by_kind.entry(*kind).or_default() += 1;
+        }
         NearMissAggregate {
             period_start: bucket as f64 * HOUR,
             period_end: (bucket + 1) as f64 * HOUR,
             road_users: users,
+            road_users_by_kind: by_kind,
             conflicts: self.conflicts,
             by_type: self.by_type.clone(),
             by_users: self.by_users.clone(),

@@ -170,11 +170,14 @@ fn pedestrian_pairs_ignored_by_default_and_hourly_rollup() {
     let (cs, _) = crossing(RoadUserKind::Car, 10.0, 0.5);
     let mut h = HourlyNearMiss::default();
     assert!(h.advance(10.0).is_none());
-    h.observe_user(1);
-    h.observe_user(2);
+    h.observe_user(1, RoadUserKind::Car);
+    h.observe_user(2, RoadUserKind::Pedestrian);
+    h.observe_user(1, RoadUserKind::Truck);
     h.record(&cs[0]);
     let agg = h.advance(3600.5).unwrap();
     assert_eq!((agg.period_start, agg.period_end, agg.conflicts, agg.road_users), (0.0, 3600.0, 1, 2));
+    let by_kind: Vec<(RoadUserKind, u32)> = agg.road_users_by_kind.into_iter().collect();
+    assert_eq!(by_kind, [(RoadUserKind::Pedestrian, 1), (RoadUserKind::Car, 1)], "a track counts under its first kind");
     assert_eq!(agg.by_type[&ConflictType::Crossing].critical, 1);
     assert_eq!(agg.by_users["car/car"], 1);
     assert!((agg.risk_index - 150.0).abs() < 1e-9);

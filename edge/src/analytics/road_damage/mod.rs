@@ -58,6 +58,8 @@ pub enum SnapshotTarget {
     Record(String),
     /// The admin calibration view's still of a camera.
     CalibrationStill(String),
+    /// Evidence of a crowd level (`crowd.snapshot_from`), under this snapshot id.
+    CrowdLevel(String),
 }
 
 /// What one tracked damage gathered so far.
