@@ -235,3 +235,77 @@ pub(crate) fn sample_image(w: u32, h: u32) -> RedactedImage {
     let frame = FrameView::new(w, h, w as usize * 3, &data).unwrap();
     redactor(dir.path(), frame, vec![], vec![], (false, false), RedactOptions::default()).redact(frame).unwrap()
 }
+
+/// An object detector that finds nothing on the raw frame and, on any other image (the encoded output
+/// the redactor checks), a person at `at` (output pixels), moved `step` px right on every call: what a
+/// pattern created by the redaction itself looks like to the redactor's own check.
+struct AppearsOnOutput {
+    inner: Box<Scripted>,
+    raw: std::ops::Range<usize>,
+    at: BBox,
+    step: f32,
+    calls: u32,
+}
+
+impl Detector for AppearsOnOutput {
+    fn manifest(&self) -> &Manifest {
+        self.inner.manifest()
+    }
+    fn model_id(&self) -> &str {
+        self.inner.model_id()
+    }
+    fn backend_name(&self) -> &str {
+        "scripted"
+    }
+    fn detect(&mut self, frame: FrameView<'_>, _: DetectParams) -> Result<(Vec<Detection>, StageTimes), InferError> {
+        if self.raw.contains(&(frame.data.as_ptr() as usize)) {
+            return Ok((Vec::new(), StageTimes::default()));
+        }
+        let dx = self.step * self.calls as f32;
+        self.calls += 1;
+        let b = BBox::new(self.at.x1 + dx, self.at.y1, self.at.x2 + dx, self.at.y2);
+        Ok((vec![Detection { class_id: 0, label: Arc::from("person"), score: 0.9, bbox: b }], StageTimes::default()))
+    }
+}
+
+fn appears_on_output(dir: &Path, data: &[u8], step: f32) -> Box<AppearsOnOutput> {
+    let inner = Scripted::new(dir, "objects", &COCO6, vec![], false);
+    let raw = data.as_ptr() as usize..data.as_ptr() as usize + data.len();
+    Box::new(AppearsOnOutput { inner, raw, at: BBox::new(200.0, 40.0, 240.0, 120.0), step, calls: 0 })
+}
+
+#[test]
+fn what_the_check_finds_on_the_encoded_image_is_destroyed_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let (w, h) = (640u32, 480u32);
+    let data = noise(w, h);
+    let frame = FrameView::new(w, h, w as usize * 3, &data).unwrap();
+    let faces = Scripted::new(dir.path(), "faces", &["face"], vec![], false).over(&data, w as usize * 3);
+    // Output at half size: the check's box (output pixels) must come back to frame pixels.
+    let opts = RedactOptions { max_side: 320, ..RedactOptions::default() };
+    let mut r = Redactor::new(appears_on_output(dir.path(), &data, 0.0), faces, opts).unwrap();
+    let img = r.redact(frame).unwrap();
+    assert_eq!(r.last_times().verify_rounds, 1);
+    let regions = img.regions();
+    assert_eq!(regions.len(), 1, "{regions:?}");
+    // The person grown by 15 % in frame pixels (400..480 → 388..492 wide, 80..240 → 56..264), then halved.
+    assert_eq!(regions[0].bbox, BBox::new(194.0, 28.0, 246.0, 132.0));
+    let label = read_label(img.jpeg()).expect("labelled");
+    assert!(label.covers(220.0, 80.0));
+    let dec = image::load_from_memory(img.jpeg()).unwrap().to_rgb8();
+    assert!(dec.get_pixel(220, 80).0.iter().all(|&v| (v as i32 - 128).abs() <= 6), "not filled: {:?}", dec.get_pixel(220, 80));
+}
+
+#[test]
+fn an_output_that_keeps_failing_the_check_is_not_produced() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = noise(320, 240);
+    let frame = FrameView::new(320, 240, 960, &data).unwrap();
+    let faces = Scripted::new(dir.path(), "faces", &["face"], vec![], false).over(&data, 960);
+    // Every check finds a person somewhere new.
+    let mut r = Redactor::new(appears_on_output(dir.path(), &data, 60.0), faces, RedactOptions::default()).unwrap();
+    match r.redact(frame) {
+        Err(RedactError::Unverified { found: 1, rounds }) => assert_eq!(rounds, VERIFY_ROUNDS),
+        other => panic!("expected no image, got {other:?}"),
+    }
+}
