@@ -6,7 +6,7 @@
 //! | `…/status` | device → | yes | 1 | `{"state":"online"|"offline",…}`; `offline` is the last will |
 //! | `…/events/{kind}` | device → | no | 1 | one [`Envelope`](super::Envelope) per message; kinds: `scene_summary`, `near_miss`, `near_miss_hourly`, `crowd_level`, `crowd_minute`, `damage_mark`, `road_damage`, `roughness`, `road_impact`, `health`, `model_status` |
 //! | `…/privacy` | device → | yes | 1 | the privacy manifest |
-//! | `…/snapshots/{record_id}` | device → | no | 1 | a redacted JPEG (road-damage evidence), only with `[snapshots] publish = true` |
+//! | `…/snapshots/{id}` | device → | no | 1 | a redacted, labelled JPEG (road-damage or crowd evidence), only with `[snapshots] publish = true` |
 //! | `…/update/offer` | → device | yes | 1 | a signed model update offer |
 //! | `{prefix}/updates/{digest}/chunks/{n}` | → devices | yes | 1 | update bundle chunks |
 //! | `…/update/status` | device → | yes | 1 | update progress and result (each step also as a `model_status` event) |
@@ -44,7 +44,8 @@ impl Topics {
         format!("{}/ngsi-ld/{entity_type}", self.base)
     }
 
-    /// `…/snapshots/{record_id}`, for a record id of letters, digits, `-` and `_` (at most 64).
+    /// `…/snapshots/{id}` (a road-damage record id or a crowd snapshot id), for an id of letters, digits,
+    /// `-` and `_` (at most 64).
     pub fn snapshot(&self, record_id: &str) -> Option<String> {
         is_plain_id(record_id).then(|| format!("{}/snapshots/{record_id}", self.base))
     }
