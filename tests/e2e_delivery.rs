@@ -27,14 +27,15 @@ struct Play {
     realtime: bool,
 }
 
-fn config(dir: &std::path::Path, video: &std::path::Path, broker_port: u16, http: u16, play: Play, extra: &str) -> std::path::PathBuf {
+/// The daemon's config: `storage_extra` goes after `[storage]`, `mqtt_extra` into `[mqtt]`.
+fn config(dir: &Path, video: &Path, broker_port: u16, http: u16, play: Play, storage_extra: &str, mqtt_extra: &str) -> PathBuf {
     let cfg = format!(
         r#"
 device_id = "{DEVICE}"
 pipelines_dir = "{pipelines}"
 [storage]
 state_dir = "{state}"
-{extra}
+{storage_extra}
 [models.fixture]
 manifest = "{manifest}"
 backend = "tract"
@@ -53,6 +54,7 @@ gate = {{ mode = "change", changed_fraction = 1.0, pixel_delta = 255, max_skip =
 interval_s = 0.1
 [mqtt]
 port = {broker_port}
+{mqtt_extra}
 [http]
 listen = "127.0.0.1:{http}"
 "#,
@@ -90,7 +92,7 @@ fn ten_thousand_events_survive_a_broker_outage_and_a_kill_9() {
     // 10 fps with 0.1 s windows: a summary every other frame, so 10 100 per play.
     let video = test_pattern_video(dir.path(), "pattern", 2 * 10_100, 10, 96, 64);
     let http = free_port();
-    let cfg = config(dir.path(), &video, port, http, Play { looping: false, realtime: false }, "");
+    let cfg = config(dir.path(), &video, port, http, Play { looping: false, realtime: false }, "", "");
     let mut daemon = start_daemon(dir.path(), &cfg, &[]);
 
     // Connected and delivering.
@@ -197,7 +199,7 @@ fn a_full_outbox_drops_by_policy_counts_it_and_keeps_the_frame_rate() {
     let dead_port = free_port();
     let video = test_pattern_video(dir.path(), "pattern25", 50, 25, 160, 120);
     let http = free_port();
-    let cfg = config(dir.path(), &video, dead_port, http, Play { looping: true, realtime: true }, "[storage.outbox]\nmax_bytes = 20000\nmax_record_bytes = 4096\n");
+    let cfg = config(dir.path(), &video, dead_port, http, Play { looping: true, realtime: true }, "[storage.outbox]\nmax_bytes = 20000\nmax_record_bytes = 4096\n", "");
     let mut daemon = start_daemon(dir.path(), &cfg, &[]);
     let page = || http_get(http, "/metrics").map(|(_, b)| b);
 
@@ -231,47 +233,14 @@ fn a_full_outbox_drops_by_policy_counts_it_and_keeps_the_frame_rate() {
     assert!(!daemon.log_text().contains("panicked"));
 }
 
-/// A daemon for the broker-refusal tests: a short test pattern, NGSI-LD on (its Device and PrivacyObject
-/// entities go to `…/ngsi-ld/…`, which the broker's ACL denies), refused records offered again every 2 s.
+/// A daemon for the broker-refusal tests: a short looping test pattern, NGSI-LD on (its Device and
+/// PrivacyObject entities go to `…/ngsi-ld/…`, which the broker's ACL denies), refused records offered
+/// again every 2 s.
 fn acl_config(dir: &Path, port: u16, http: u16, protocol: &str) -> PathBuf {
     let video = test_pattern_video(dir, "acl", 100, 10, 320, 240);
-    let cfg = format!(
-        r#"
-device_id = "{ACL_DEVICE}"
-pipelines_dir = "{pipelines}"
-[storage]
-state_dir = "{state}"
-[models.fixture]
-manifest = "{manifest}"
-backend = "tract"
-threads = 1
-[cameras.pattern]
-pipeline = "file"
-params = {{ uri = "file://{video}" }}
-model = "fixture"
-loop = true
-realtime = true
-[cameras.pattern.summary]
-interval_s = 1
-[mqtt]
-port = {port}
-protocol = "{protocol}"
-ngsi_ld = true
-refused_retry_s = 2
-[http]
-listen = "127.0.0.1:{http}"
-"#,
-        pipelines = repo_path("pipelines"),
-        state = dir.join(format!("state-{protocol}")).display(),
-        manifest = repo_path("models/fixtures/rdd_fixture_yolov8.toml"),
-        video = video.display(),
-    );
-    let path = dir.join(format!("acl-{protocol}.toml"));
-    std::fs::write(&path, cfg).unwrap();
-    path
+    let mqtt = format!("protocol = \"{protocol}\"\nngsi_ld = true\nrefused_retry_s = 2");
+    config(dir, &video, port, http, Play { looping: true, realtime: true }, "", &mqtt)
 }
-
-const ACL_DEVICE: &str = "e2e-acl";
 
 /// A broker whose ACL lets the device publish its status, privacy manifest and events, not NGSI-LD.
 fn acl_broker(dir: &Path, ngsi_allowed: bool) -> (Broker, PathBuf) {
@@ -283,11 +252,11 @@ fn acl_broker(dir: &Path, ngsi_allowed: bool) -> (Broker, PathBuf) {
 
 fn write_acl(path: &Path, ngsi_allowed: bool) {
     let mut text = format!(
-        "topic read kaiteki/v1/#\ntopic write kaiteki/v1/{ACL_DEVICE}/status\ntopic write kaiteki/v1/{ACL_DEVICE}/privacy\n\
-         topic write kaiteki/v1/{ACL_DEVICE}/events/#\n"
+        "topic read kaiteki/v1/#\ntopic write kaiteki/v1/{DEVICE}/status\ntopic write kaiteki/v1/{DEVICE}/privacy\n\
+         topic write kaiteki/v1/{DEVICE}/events/#\n"
     );
     if ngsi_allowed {
-        text.push_str(&format!("topic write kaiteki/v1/{ACL_DEVICE}/ngsi-ld/#\n"));
+        text.push_str(&format!("topic write kaiteki/v1/{DEVICE}/ngsi-ld/#\n"));
     }
     std::fs::write(path, text).unwrap();
 }
@@ -302,7 +271,7 @@ fn mqtt_status(http: u16) -> Option<serde_json::Value> {
 fn publications_the_broker_refuses_stay_in_the_outbox_over_mqtt_5() {
     let dir = test_dir();
     let (broker, acl) = acl_broker(dir.path(), false);
-    let sub = Subscriber::start(broker.port, &format!("kaiteki/v1/{ACL_DEVICE}/#"));
+    let sub = Subscriber::start(broker.port, &format!("kaiteki/v1/{DEVICE}/#"));
     let http = free_port();
     let mut daemon = start_daemon(dir.path(), &acl_config(dir.path(), broker.port, http, "5"), &[]);
 
@@ -324,7 +293,7 @@ fn publications_the_broker_refuses_stay_in_the_outbox_over_mqtt_5() {
     let _ = Command::new("kill").arg("-HUP").arg(broker.proc.pid().to_string()).status();
     let device = wait_until(Duration::from_secs(30), || sub.on_topic("/ngsi-ld/Device").into_iter().next())
         .unwrap_or_else(|| panic!("the refused Device entity never arrived: {}", daemon.log_text()));
-    assert_eq!(device["id"], format!("urn:ngsi-ld:Device:{ACL_DEVICE}"));
+    assert_eq!(device["id"], format!("urn:ngsi-ld:Device:{DEVICE}"));
     assert!(wait_until(Duration::from_secs(30), || (!sub.on_topic("/ngsi-ld/PrivacyObject").is_empty()).then_some(())).is_some());
     daemon.terminate();
     assert!(!daemon.log_text().contains("panicked"));
@@ -335,7 +304,7 @@ fn over_mqtt_3_1_1_the_same_refusals_are_acknowledged_and_lost() {
     // Why MQTT 5 is the default: a 3.1.1 broker acknowledges a publication its ACL denies like any other.
     let dir = test_dir();
     let (broker, _) = acl_broker(dir.path(), false);
-    let sub = Subscriber::start(broker.port, &format!("kaiteki/v1/{ACL_DEVICE}/#"));
+    let sub = Subscriber::start(broker.port, &format!("kaiteki/v1/{DEVICE}/#"));
     let http = free_port();
     let mut daemon = start_daemon(dir.path(), &acl_config(dir.path(), broker.port, http, "3.1.1"), &[]);
     wait_until(Duration::from_secs(60), || (sub.on_topic("/events/scene_summary").len() >= 3).then_some(()))
@@ -346,7 +315,7 @@ fn over_mqtt_3_1_1_the_same_refusals_are_acknowledged_and_lost() {
     let log = broker.proc.log_text();
     assert!(log.contains("Denied PUBLISH"), "the broker did not deny anything: {log}");
     // The clean stop drained the outbox: the denied entities were deleted as if delivered.
-    let outbox = kaiteki::outbox::Outbox::open(&dir.path().join("state-3.1.1/outbox"), Default::default()).unwrap();
+    let outbox = kaiteki::outbox::Outbox::open(&dir.path().join("state/outbox"), Default::default()).unwrap();
     assert_eq!(outbox.stats().records, 0, "the denied records were acknowledged and deleted");
     assert!(sub.messages.lock().unwrap().iter().all(|(t, _, _)| !t.contains("/ngsi-ld/")), "and never delivered");
 }

@@ -436,7 +436,6 @@ impl<'de> Visitor<'de> for TopLevelVisitor {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
     use std::sync::Arc;
 
     use proptest::prelude::*;
@@ -444,40 +443,13 @@ mod tests {
     use time::macros::datetime;
 
     use super::*;
-    use crate::dashboard::{DamageMark, MarkStatus};
-    use crate::events::summary::{ClassCount, SceneSummary};
     use crate::events::{Envelope, EventBody, Topics};
-    use crate::roughness::ImpactEvent;
-    use crate::runtime::roughness::{ImpactReport, RoutePoint};
 
     const DEVICE: &str = "pole-01";
 
-    /// Real bodies of three kinds, built from the daemon's own types.
+    /// Real bodies of every kind, built from the daemon's own types (the schema tests' samples).
     fn bodies() -> Vec<EventBody> {
-        vec![
-            EventBody::SceneSummary(SceneSummary {
-                camera: "campus".into(),
-                window_start_s: 0.0,
-                window_end_s: 10.0,
-                frames_processed: 100,
-                frames_inferred: 41,
-                frames_dropped_total: 0,
-                model_id: "centernet-coco@1.0.0".into(),
-                counts: BTreeMap::from([("person".into(), ClassCount { mean: 4.6, min: 3, max: 6 })]),
-            }),
-            EventBody::DamageMark(DamageMark {
-                record_id: "rd-0193".into(),
-                status: MarkStatus::Repaired,
-                user: "crew1".into(),
-                note: Some("patched \"today\" ✓".into()),
-                at: datetime!(2026-05-01 10:00:00.25 UTC),
-            }),
-            EventBody::RoadImpact(ImpactReport {
-                impact: ImpactEvent { t_s: 4.2, distance_m: 33.6, peak_mps2: -14.0, severity: 1.1, speed_mps: 8.0 },
-                position: Some(RoutePoint { lat: 35.68, lon: 139.76 }),
-                heading_deg: None,
-            }),
-        ]
+        EventKind::ALL.into_iter().map(crate::events::schema::tests::sample_body).collect()
     }
 
     /// An envelope as the daemon builds it (same fields as `Emitter` fills in).
@@ -510,7 +482,9 @@ mod tests {
     fn real_envelopes_of_the_daemon_round_trip() {
         for (i, body) in bodies().into_iter().enumerate() {
             let seq = u64::MAX - i as u64;
-            let expected_data = serde_json::to_value(&body).unwrap();
+            // As the daemon writes it: through JSON text (an f32 0.8 is "0.8" there, 0.800000011920929 in
+            // `to_value`).
+            let expected_data: Value = serde_json::from_slice(&serde_json::to_vec(&body).unwrap()).unwrap();
             let env = envelope(body, seq);
             let topics = Topics::new(DEFAULT_PREFIX, DEVICE);
             let topic = topics.event(env.kind);

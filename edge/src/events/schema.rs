@@ -213,7 +213,7 @@ fn sorted(v: Value) -> Value {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::collections::BTreeMap;
     use std::sync::Arc;
     use std::time::{Duration, SystemTime};
@@ -258,6 +258,12 @@ mod tests {
     fn sample(kind: EventKind) -> Value {
         let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
         let emitter = Emitter::new(Arc::from("pole-01"), tx);
+        let observed = SystemTime::UNIX_EPOCH + Duration::from_secs(1_777_629_600);
+        serde_json::from_slice(&emitter.draft(observed, sample_body(kind)).numbered(7).to_json()).expect("an envelope is JSON")
+    }
+
+    /// The body of [`sample`]: real payload types with realistic values (also the decoder's test events).
+    pub(crate) fn sample_body(kind: EventKind) -> EventBody {
         let at = datetime!(2026-05-01 10:00:00.25 UTC);
         let body = match kind {
             EventKind::SceneSummary => EventBody::SceneSummary(SceneSummary {
@@ -355,7 +361,7 @@ mod tests {
                 record_id: "rd-0193".into(),
                 status: MarkStatus::Repaired,
                 user: "crew1".into(),
-                note: None,
+                note: Some("patched \"today\" ✓".into()),
                 at,
             }),
             EventKind::RoadDamage => {
@@ -460,8 +466,7 @@ mod tests {
             }),
         };
         assert_eq!(body.kind(), kind, "sample of the wrong kind");
-        let observed = SystemTime::UNIX_EPOCH + Duration::from_secs(1_777_629_600);
-        serde_json::from_slice(&emitter.draft(observed, body).numbered(7).to_json()).expect("an envelope is JSON")
+        body
     }
 
     #[test]
