@@ -100,7 +100,7 @@ fn outside<'a>(img: &RedactedImage, dets: &'a [Detection]) -> Vec<&'a Detection>
     dets.iter()
         .filter(|d| {
             let (cx, cy) = d.bbox.centre();
-            !img.regions().iter().any(|r| cx >= r.bbox.x1 && cx <= r.bbox.x2 && cy >= r.bbox.y1 && cy <= r.bbox.y2)
+            !img.info().covers(cx, cy)
         })
         .collect()
 }

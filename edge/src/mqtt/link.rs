@@ -89,11 +89,12 @@ impl LinkClient {
         }
     }
 
+    /// Queues a DISCONNECT; a full queue only means the connection ends without one.
     pub fn try_disconnect(&self) {
-        let _ = match self {
-            LinkClient::V5(c) => c.try_disconnect().map_err(|e| e.to_string()),
-            LinkClient::V311(c) => c.try_disconnect().map_err(|e| e.to_string()),
-        };
+        match self {
+            LinkClient::V5(c) => drop(c.try_disconnect()),
+            LinkClient::V311(c) => drop(c.try_disconnect()),
+        }
     }
 }
 

@@ -255,10 +255,11 @@ impl Sink {
                                 self.metrics.mqtt_refused.inc();
                                 let why = format!("broker refused a publication on {topic}: {reason}");
                                 // One error per topic and connection; the count is in the metrics.
-                                if !self.status.last_error.lock().as_deref().is_some_and(|e| e == why) {
+                                let mut last = self.status.last_error.lock();
+                                if last.as_deref() != Some(why.as_str()) {
                                     tracing::error!(%topic, %reason, record = rid, "the broker refused a publication; the event stays in the outbox and is offered again");
                                 }
-                                *self.status.last_error.lock() = Some(why);
+                                *last = Some(why);
                             }
                             (Some((None, topic)), outcome) => {
                                 if let Err(reason) = outcome {

@@ -368,7 +368,7 @@ impl Redactor {
             .into_iter()
             .filter(|f| {
                 let (cx, cy) = f.detection.bbox.centre();
-                !info.regions.iter().any(|r| cx >= r.bbox.x1 && cx <= r.bbox.x2 && cy >= r.bbox.y1 && cy <= r.bbox.y2)
+                !info.covers(cx, cy)
             })
             .collect())
     }

@@ -78,6 +78,13 @@ pub struct RedactionInfo {
     pub face_model: String,
 }
 
+impl RedactionInfo {
+    /// Whether output pixel (`x`, `y`) lies in a destroyed region (edges included).
+    pub fn covers(&self, x: f32, y: f32) -> bool {
+        self.regions.iter().any(|r| x >= r.bbox.x1 && x <= r.bbox.x2 && y >= r.bbox.y1 && y <= r.bbox.y2)
+    }
+}
+
 /// A JPEG whose people, faces and vehicles have been irreversibly destroyed, size-bounded.
 #[derive(Clone)]
 pub struct RedactedImage {
